@@ -1,0 +1,139 @@
+"""Figure helpers shared by the experiment modules.
+
+Figures follow the paper's (same axes, units, categories) and draw the paper's
+values beside ours. Every title says which testbed produced the data, so a local
+veth result is never read as a hardware result.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # before pyplot is imported: figures are only written to files
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from analysis import paper
+
+#: Formats every figure is saved in.
+FORMATS = ("png", "pdf")
+PAPER_COLOUR = "#c0392b"
+OURS_COLOUR = "#4c72b0"
+
+_TESTBEDS = {"local": "local testbed (veth)", "cloudlab": "Cloudlab (hardware)"}
+
+
+def describe_testbed(testbed: str) -> str:
+    """How a figure names the testbed of a run (``local`` → "local testbed (veth)")."""
+    return _TESTBEDS.get(testbed, f"testbed: {testbed}")
+
+
+def new_figure(width: float = 6.4, height: float = 4.0) -> tuple[Figure, plt.Axes]:
+    """A figure with one axes in the house style (seaborn whitegrid, paper context)."""
+    sns.set_theme(style="whitegrid", context="paper", font_scale=1.2)
+    fig, ax = plt.subplots(figsize=(width, height), layout="constrained")
+    return fig, ax
+
+
+def category_boxplot(
+    values: Mapping[str, np.ndarray],
+    order: Sequence[str],
+    labels: Mapping[str, str],
+    reference: Mapping[str, float],
+    *,
+    ylabel: str,
+    title: str,
+    ours_label: str,
+) -> Figure:
+    """Box plot of ``values`` per category in ``order``, the paper's medians marked.
+
+    Whiskers reach the last sample within 1.5 IQR (Tukey), outliers are not
+    drawn (latency tails reach seconds and would flatten the boxes). Categories
+    in ``order`` without values keep their slot, labelled "no data".
+    """
+    fig, ax = new_figure()
+    frame = pd.DataFrame(
+        {
+            "category": pd.Categorical(
+                np.concatenate([np.full(len(values[c]), c) for c in order if c in values]),
+                categories=list(order),
+            ),
+            "value": np.concatenate([values[c] for c in order if c in values]),
+        }
+    )
+    with warnings.catch_warnings():
+        # seaborn 0.13 passes matplotlib 3.10 the old `vert` argument; nothing to act on.
+        warnings.filterwarnings("ignore", "vert: bool", PendingDeprecationWarning)
+        sns.boxplot(
+            data=frame,
+            x="category",
+            y="value",
+            order=list(order),
+            whis=1.5,
+            showfliers=False,
+            width=0.55,
+            color=OURS_COLOUR,
+            ax=ax,
+        )
+    _mark_reference(ax, order, reference)
+    _mark_missing(ax, order, values)
+    ax.set_xticks(range(len(order)), [labels.get(c, c) for c in order])
+    ax.set_xlabel("")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(handles=[_ours_handle(ours_label), *ax.get_legend_handles_labels()[0]], loc="best")
+    return fig
+
+
+def _mark_reference(ax: plt.Axes, order: Sequence[str], reference: Mapping[str, float]) -> None:
+    """Draw the paper's value of each category as a red diamond, once in the legend."""
+    positions = [i for i, c in enumerate(order) if c in reference]
+    ax.scatter(
+        positions,
+        [reference[order[i]] for i in positions],
+        marker="D",
+        s=45,
+        color=PAPER_COLOUR,
+        zorder=5,
+        label=f"paper median ({paper.TESTBED_LABEL})",
+    )
+
+
+def _mark_missing(ax: plt.Axes, order: Sequence[str], values: Mapping[str, np.ndarray]) -> None:
+    """Write "no data" in the slot of every category without values."""
+    for i, category in enumerate(order):
+        if category not in values:
+            ax.text(
+                i,
+                0.5,
+                "no data",
+                transform=ax.get_xaxis_transform(),
+                ha="center",
+                va="center",
+                color="grey",
+                style="italic",
+            )
+
+
+def _ours_handle(label: str) -> Patch:
+    """Legend entry for our boxes."""
+    return Patch(facecolor=OURS_COLOUR, edgecolor="0.3", label=label)
+
+
+def save(fig: Figure, out_dir: Path, name: str) -> list[Path]:
+    """Write ``fig`` as ``out_dir/name.<format>`` for each of :data:`FORMATS`; close it."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / f"{name}.{fmt}" for fmt in FORMATS]
+    for path in paths:
+        fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return paths

@@ -1,0 +1,1 @@
+"""Cloudlab back end: the geni-lib profile and the manifest-to-inventory generator."""

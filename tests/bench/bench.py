@@ -1,0 +1,128 @@
+"""`make bench`: our tools against the reference ones, side by side in one run.
+
+1. Echo RTT on the socket path of the local testbed: our echo_client against
+   `sockperf ping-pong --full-rtt`, both talking to our echo_server on the DUT.
+2. Statistics of a 1M-sample file: `python -m analysis stats` against a plain
+   Python reading (float() per line, sorted, nearest-rank quantiles).
+
+Prints each pair and the ratio. Needs root (namespaces), like the testbed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+BUILD = REPO / "bpf_src" / "build"
+DUT_IP, PORT, SIZE = "192.168.1.1", 8080, 64
+ROUNDS, REQUESTS, SECONDS = 3, 30000, 3
+
+
+def sh(*argv: str, **kwargs) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, check=True, **kwargs)
+
+
+def netns(name: str, *argv: str) -> subprocess.CompletedProcess[str]:
+    return sh("ip", "netns", "exec", name, *argv)
+
+
+def prepare() -> None:
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"))
+    sh(str(BIN / "ansible-playbook"), str(REPO / "playbooks" / "testbed_up.yml"), env=env, cwd=REPO)
+    sh("make", "-C", str(REPO / "bpf_src"), f"BUILD={BUILD}")
+
+
+def our_client_median_us(samples: Path) -> float:
+    netns(
+        "loadgen", str(BUILD / "bin" / "echo_client"), "--server", DUT_IP, "--port", str(PORT),
+        "--size", str(SIZE), "--count", str(REQUESTS), "--warmup", "1000", "--cpu", "0",
+        "--output", str(samples),
+    )  # fmt: skip
+    values = sorted(int(line) for line in samples.read_text().split("\n")[1:] if line)
+    return values[len(values) // 2] / 1000
+
+
+def sockperf_median_us() -> float:
+    out = netns(
+        "loadgen", "taskset", "-c", "0", "sockperf", "ping-pong", "-i", DUT_IP, "-p", str(PORT),
+        "--full-rtt", "-m", str(SIZE), "-t", str(SECONDS),
+    ).stdout  # fmt: skip
+    match = re.search(r"percentile 50\.000 =\s+([\d.]+)", out)
+    if not match:
+        raise RuntimeError(f"no median in sockperf output:\n{out}")
+    return float(match.group(1))
+
+
+def bench_echo(tmp: Path) -> None:
+    server = subprocess.Popen(
+        ["ip", "netns", "exec", "dut", str(BUILD / "bin" / "echo_server"),
+         "--addr", DUT_IP, "--port", str(PORT), "--cpu", "1"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+        ours, theirs = [], []
+        for _ in range(ROUNDS):  # interleaved, so drift hits both alike
+            ours.append(our_client_median_us(tmp / "samples.txt"))
+            theirs.append(sockperf_median_us())
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    a, b = statistics.median(ours), statistics.median(theirs)
+    print(f"echo RTT, socket path ({ROUNDS} interleaved rounds, median of medians):")
+    print(f"  echo_client            {a:8.2f} us   rounds: {', '.join(f'{v:.2f}' for v in ours)}")
+    print(f"  sockperf --full-rtt    {b:8.2f} us   rounds: {', '.join(f'{v:.2f}' for v in theirs)}")
+    print(f"  ratio ours/sockperf    {a / b:8.3f}")
+
+
+def plain_python_stats(path: Path) -> dict[str, float]:
+    with path.open() as handle:
+        handle.readline()
+        values = sorted(float(line) for line in handle if line.strip())
+    n = len(values)
+    return {"p25": values[int(n * 0.25)], "p50": values[int(n * 0.5)], "p75": values[int(n * 0.75)]}
+
+
+def bench_stats(tmp: Path) -> None:
+    import random
+
+    rng = random.Random(1)
+    path = tmp / "samples_1m.txt"
+    count = 1_000_000
+    with path.open("w") as handle:
+        handle.write(f"num samples: {count}\n")
+        handle.writelines(f"{int(rng.lognormvariate(10.6, 0.1))}\n" for _ in range(count))
+    start = time.perf_counter()
+    ours = json.loads(
+        sh(str(BIN / "python"), "-m", "analysis", "stats", str(path), "--format", "samples",
+           "--json", cwd=REPO).stdout
+    )  # fmt: skip
+    t_ours = time.perf_counter() - start
+    start = time.perf_counter()
+    plain = plain_python_stats(path)
+    t_plain = time.perf_counter() - start
+    same = all(ours[key] == plain[key] for key in plain)
+    print("statistics of a 1M-sample file:")
+    print(f"  python -m analysis stats   {t_ours:6.2f} s (whole process, p50 {ours['p50']:.0f})")
+    print(f"  plain Python loop          {t_plain:6.2f} s (in process, p50 {plain['p50']:.0f})")
+    print(f"  ratio ours/plain           {t_ours / t_plain:6.3f}   same quantiles: {same}")
+
+
+def main() -> None:
+    prepare()
+    with tempfile.TemporaryDirectory() as tmp:
+        bench_echo(Path(tmp))
+        bench_stats(Path(tmp))
+
+
+if __name__ == "__main__":
+    main()
