@@ -85,12 +85,16 @@ int ua_fill_ringbuf(struct ua_fill_args *ctx)
 	return 0;
 }
 
+/* Verdict for a frame whose queue has no socket. Attached to an interface
+ * (--xsk-fill traffic) that is XDP_PASS, so the other queues keep working;
+ * for injected test frames user space sets XDP_DROP, so that none of them
+ * ever reaches the stack. */
+const volatile __u32 ua_no_socket_verdict = XDP_PASS;
+
 SEC("xdp")
 int ua_to_xsk(struct xdp_md *ctx)
 {
-	/* XDP_PASS when no socket is bound to this queue: the rest of the
-	 * interface keeps working while user_access runs. */
-	return bpf_redirect_map(&ua_xsks, ctx->rx_queue_index, XDP_PASS);
+	return bpf_redirect_map(&ua_xsks, ctx->rx_queue_index, ua_no_socket_verdict);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -690,6 +690,7 @@ static struct user_access *load_skel(const struct ua_opts *o)
 		fprintf(stderr, PROG ": cannot open the eBPF object: %s\n", strerror(errno));
 		return NULL;
 	}
+	skel->rodata->ua_no_socket_verdict = o->fill == FILL_TESTRUN ? XDP_DROP : XDP_PASS;
 	err = size_ringbuf(skel, o->ops);
 	if (!err)
 		err = user_access__load(skel);

@@ -34,8 +34,8 @@ options:
     type: int
   entries:
     description:
-      - With I(state=present), the entries to write, C({key: value}).
-      - Maps with struct keys take a list of C({key: {field: ...}, value: ...}).
+      - "With I(state=present), the entries to write, C({key: value})."
+      - "Maps with struct keys take a list of C({key: {field: ...}, value: ...})."
       - Integers may also be given as strings (C("8080"), C("0x1f90")); enums take member names.
     type: raw
   keys:

@@ -468,15 +468,14 @@ class Hooks:
         pref: int,
         occupants: list[dict[str, Any]],
     ) -> list[str]:
-        actions = []
-        for f in occupants:
-            if f["pref"] != pref or str(f["handle"]) not in (TC_HANDLE, "1"):
-                actions.append(self.delete_tc_filter(interface, direction, f))
-        verb = (
-            "replace"
-            if any(f["pref"] == pref and str(f["handle"]) in (TC_HANDLE, "1") for f in occupants)
-            else "add"
-        )
+        def in_our_slot(f: dict[str, Any]) -> bool:
+            return f["pref"] == pref and str(f["handle"]) in (TC_HANDLE, "1")
+
+        # filters elsewhere go first; one in our slot is replaced atomically
+        actions = [
+            self.delete_tc_filter(interface, direction, f) for f in occupants if not in_our_slot(f)
+        ]
+        verb = "replace" if any(in_our_slot(f) for f in occupants) else "add"
         self.run.check(
             [
                 "tc",
@@ -612,9 +611,8 @@ class BpfProg:
         if not record or inode in (None, self.netns["inode"]):
             return record
         if not netns_alive(inode):
-            return (
-                None  # its namespace was deleted, and the attachments with it; only pins are left
-            )
+            # its namespace was deleted, and the attachments with it: only pins are left
+            return None
         raise ModuleError(
             f"{pin_dir} belongs to an attachment made in {describe_netns(record.get('netns'))}, "
             f"not in this one ({describe_netns(self.netns)}). Use another pin_dir, or remove it "
@@ -1080,6 +1078,9 @@ class BpfProg:
         state_path = self.state_path(pin_dir)
         stored = read_json(state_path)
         record = self.check_netns(stored, pin_dir)
+        for folder in (pin_dir, pin_dir + STAGING_SUFFIX):
+            if os.path.lexists(folder):
+                require_bpffs(folder)  # never remove a tree that does not hold pins
         planned = self.plan_absent(record, pin_dir)
         if stored and not record:
             planned.append("remove the record of an attachment whose namespace is gone")

@@ -16,8 +16,8 @@ description:
     the BPF programs loaded (id, name, tag, type, JIT size).
   - Whether hardware perf counters work (C(perf stat -e instructions true)) and what
     fentry needs (BTF, kernel config, lockdown state); nothing is loaded to find out.
-  - Never fails because a probe is missing. A fact that cannot be read is the
-    string C(unavailable: <reason>).
+  - Never fails because a probe is missing. A fact that cannot be read is a
+    string that starts with C(unavailable) and gives the reason.
 options:
   interface:
     description: The experiment interface.

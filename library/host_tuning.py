@@ -280,13 +280,23 @@ def move_knob(module: AnsibleModule, ctx: Context, name: str, wanted: Any) -> di
     return entry("applied", before=now, after=after, wanted=wanted)
 
 
-def difference(after: Any, wanted: Any) -> str:
-    """The parts of `after` that are not as wanted, for error messages."""
+def differing(after: Any, wanted: Any, prefix: str = "") -> list[str]:
+    """'key=now (wanted value)' for every leaf of `wanted` that `after` does not match."""
     if isinstance(after, dict) and isinstance(wanted, dict):
-        parts = [f"{key}={after.get(key)!r} (wanted {value!r})"
-                 for key, value in wanted.items() if after.get(key) != value]  # fmt: skip
-        return ", ".join(parts[:4]) + (f" and {len(parts) - 4} more" if len(parts) > 4 else "")
-    return f"{after!r} (wanted {wanted!r})"
+        parts = []
+        for key, value in wanted.items():
+            parts += differing(after.get(key), value, f"{prefix}{key}.")
+        return parts
+    if after == wanted:
+        return []
+    return [f"{prefix.rstrip('.') or 'value'}={after!r} (wanted {wanted!r})"]
+
+
+def difference(after: Any, wanted: Any) -> str:
+    """The parts of `after` that are not as wanted, for messages."""
+    parts = differing(after, wanted)
+    more = f" and {len(parts) - 4} more" if len(parts) > 4 else ""
+    return ", ".join(parts[:4]) + more
 
 
 def knob_failure(err: ModuleError, name: str, results: dict[str, Any]) -> ModuleError:
@@ -417,9 +427,14 @@ def check(module: AnsibleModule) -> dict[str, Any]:
         except KnobError as err:
             results[name] = entry("drift", reason=err.msg, before=value, after=value)
             continue
-        status = "drift" if KNOBS[name].differs(value, wanted) else "already"
+        drifting = KNOBS[name].differs(value, wanted)
         results[name] = entry(
-            status, before=value, after=value, wanted=wanted, notes=ctx.notes.get(name, [])
+            "drift" if drifting else "already",
+            reason=difference(value, wanted) if drifting else None,
+            before=value,
+            after=value,
+            wanted=wanted,
+            notes=ctx.notes.get(name, []),
         )
     drift = [name for name, r in results.items() if r["status"] == "drift"]
     saved = read_json(module.params["saved_file"]) or {}

@@ -10,8 +10,8 @@ short_description: Turn offload features (GRO, GSO, TSO, ...) of an interface on
 description:
   - Reads the features with C(ethtool -k) and changes, with one C(ethtool -K),
     only those that differ; then reads them again to check the change took.
-  - Returns the previous values, so a later task can restore them with
-    C(features: "{{ result.previous }}").
+  - Returns the previous values, so a later task can restore them by passing
+    the registered result's C(previous) as I(features).
   - On the local testbed GRO must be on for the veth end that receives frames sent
     back with C(XDP_TX) or redirected into it (it gives the veth a NAPI context).
 options:

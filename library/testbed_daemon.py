@@ -11,8 +11,8 @@ description:
   - I(state=started) runs I(argv) in a new session (so a Ctrl-C on the controller
     does not reach it, but the cleanup can), optionally pinned to one CPU, with its
     stdout and stderr appended to I(log). It records C(<name>.pid) and C(<name>.json)
-    in I(state_dir), then waits until the server is ready: I(ready_regex) appears in
-    what it writes to the log and/or a socket of the server is bound to I(ready_port).
+    in I(state_dir), then waits until the server is ready, that is until I(ready_regex)
+    appears in what it writes to the log and/or a socket of it is bound to I(ready_port).
     If the server exits or is not ready within I(ready_timeout), it is killed and the
     task fails with the end of its log.
   - A daemon of the same name that runs the same I(argv) (and CPU, folder,
@@ -481,6 +481,11 @@ class Daemons:
     def terminate(self, record: dict[str, Any]) -> str | None:
         """SIGTERM the process group, SIGKILL after stop_timeout; the signal that ended it."""
         pgid = record.get("pgid") or record["pid"]
+        if pgid <= 1 or pgid == os.getpgrp():
+            raise ModuleError(
+                f"refusing to signal process group {pgid} of {record['name']}: "
+                f"the record {self.paths(record['name'])[1]} looks corrupt"
+            )
         for sig, wait in ((signal.SIGTERM, self.p["stop_timeout"]), (signal.SIGKILL, 5.0)):
             try:
                 os.killpg(pgid, sig)

@@ -148,7 +148,9 @@ class Context:
             os.close(fd)
 
     def note(self, knob: str, text: str) -> None:
-        self.notes.setdefault(knob, []).append(text)
+        notes = self.notes.setdefault(knob, [])
+        if text not in notes:
+            notes.append(text)
 
     def online_cpus(self) -> list[int]:
         text = self.read("/sys/devices/system/cpu/online")

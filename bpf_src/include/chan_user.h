@@ -54,8 +54,9 @@ static inline void chan_store_release32(uint32_t *p, uint32_t v)
 
 /*
  * A UDP/IPv4 frame to @port with a CHAN_MSG_SIZE payload, for
- * BPF_PROG_TEST_RUN producers (no wire, so the addresses are placeholders
- * and the checksums are left out: XDP programs here do not verify them).
+ * BPF_PROG_TEST_RUN producers. It never reaches a wire: the addresses are
+ * documentation-only ones and the checksums are left out (the XDP programs
+ * here do not verify them).
  * Returns its length, CHAN_FRAME_LEN.
  */
 static inline size_t chan_build_frame(unsigned char *f, uint16_t port)
@@ -63,9 +64,10 @@ static inline size_t chan_build_frame(unsigned char *f, uint16_t port)
 	static const unsigned char hdr[] = {
 		/* Ethernet: broadcast <- locally administered, IPv4 */
 		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00,
-		/* IPv4: IHL 5, total length 92, DF, TTL 64, UDP, no checksum */
+		/* IPv4: IHL 5, total length 92, DF, TTL 64, UDP, no checksum,
+		 * 192.0.2.1 -> 192.0.2.2 (TEST-NET-1: routed nowhere) */
 		0x45, 0, 0, 92, 0, 0, 0x40, 0, 64, 17, 0, 0,
-		10, 0, 0, 1, 10, 0, 0, 2,
+		192, 0, 2, 1, 192, 0, 2, 2,
 		/* UDP: source port 9, destination patched below, length 72 */
 		0, 9, 0, 0, 0, 72, 0, 0,
 	};

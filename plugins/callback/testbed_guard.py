@@ -85,4 +85,13 @@ class CallbackModule(CallbackBase):
         )
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, signal.SIG_IGN)
-        subprocess.run(command, check=False, stdin=subprocess.DEVNULL)
+        # Captured, then shown: the interrupted controller's own stdout may no
+        # longer accept a child's writes.
+        result = subprocess.run(
+            command, check=False, stdin=subprocess.DEVNULL, capture_output=True, text=True
+        )
+        self._display.display(result.stdout + result.stderr)
+        if result.returncode != 0:
+            self._display.error(
+                f"cleanup failed (rc={result.returncode}): run `make cleanup` before the next experiment"
+            )

@@ -39,6 +39,7 @@ def run_playbook(
     """Run a playbook through ansible-runner, as CI pipelines do."""
     import ansible_runner
 
+    private_dir.mkdir(parents=True, exist_ok=True)
     return ansible_runner.run(
         private_data_dir=str(private_dir),
         project_dir=str(REPO),

@@ -630,3 +630,20 @@ def test_check_mode_before_build_and_mount_warns_instead_of_failing(
     assert result["changed"] is True and "failed" not in result
     assert "build it first" in str(result["warnings"]) and "mount -t bpf" in str(result["warnings"])
     assert mutating(runner) == []
+
+
+def test_absent_never_removes_a_folder_outside_bpffs(run_module, host, args, tmp_path):
+    precious = tmp_path / "precious"
+    (precious / "progs").mkdir(parents=True)
+    (precious / "progs" / "notes.txt").write_text("keep me")
+    result = run_module(
+        "bpf_prog",
+        {
+            "state": "absent",
+            "pin_dir": str(precious),
+            "pin_root": args["pin_root"],
+            "state_dir": args["state_dir"],
+        },
+    )
+    assert result["failed"] is True and "is not on a bpffs" in result["msg"]
+    assert (precious / "progs" / "notes.txt").read_text() == "keep me"

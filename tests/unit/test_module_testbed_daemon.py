@@ -104,7 +104,11 @@ def test_other_argv_restarts_it(daemon):
 def test_stop_sends_sigterm_then_is_unchanged(daemon, tmp_path):
     pid = daemon("srv", ready_regex="ready")["pid"]
     result = daemon("srv", state="stopped")
-    assert result["changed"] is True and result["signal"] == "SIGTERM" and result["exit_status"] is None
+    assert (
+        result["changed"] is True
+        and result["signal"] == "SIGTERM"
+        and result["exit_status"] is None
+    )
     assert "ready" in result["log_tail"]
     assert not running(pid) and not (tmp_path / "daemons" / "srv.pid").exists()
     assert daemon("srv", state="stopped")["changed"] is False
