@@ -1,7 +1,7 @@
-"""The local testbed end to end: up, Figure 3, interruption, teardown.
+"""The local testbed end to end: up, Figure 3, bad input, interruption.
 
-The tests run in file order and share one testbed; the last one tears it down
-and checks that nothing is left behind.
+The tests run in file order and share one testbed; test_zz_teardown.py tears it
+down after every experiment's test and checks that nothing is left behind.
 """
 
 from __future__ import annotations
@@ -129,14 +129,3 @@ def test_interrupt_leaves_nothing_running(results_root: Path) -> None:
     assert status["status"] == "partial", status
     run = json.loads((results_root / "latest" / "run.json").read_text())
     assert run["status"] == "partial", run
-
-
-def test_teardown_leaves_nothing_behind(tmp_path: Path) -> None:
-    result = run_playbook("testbed_down.yml", tmp_path)
-    assert result.rc == 0, runner_output(result)
-    namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    assert "dut" not in namespaces.split() and "loadgen" not in namespaces.split(), namespaces
-    mounts = Path("/proc/mounts").read_text()
-    assert "/run/ebpf-testbed" not in mounts
-    assert not Path("/run/ebpf-testbed").exists()
-    assert ECHO_PROGRAMS.isdisjoint(loaded_program_names())
