@@ -93,5 +93,6 @@ class CallbackModule(CallbackBase):
         self._display.display(result.stdout + result.stderr)
         if result.returncode != 0:
             self._display.error(
-                f"cleanup failed (rc={result.returncode}): run `make cleanup` before the next experiment"
+                f"cleanup failed (rc={result.returncode}): "
+                "run `make cleanup` before the next experiment"
             )
