@@ -1,7 +1,9 @@
 """`make bench`: our tools against the reference ones, side by side in one run.
 
-1. Echo RTT on the socket path of the local testbed: our echo_client against
-   `sockperf ping-pong --full-rtt`, both talking to our echo_server on the DUT.
+1. Echo RTT on the socket path of the local testbed: our echo_client and
+   echo_server against `sockperf ping-pong --full-rtt` and `sockperf server`
+   (sockperf's client only accepts replies from its own server), on the same
+   CPUs, in interleaved rounds.
 2. Statistics of a 1M-sample file: `python -m analysis stats` against a plain
    Python reading (float() per line, sorted, nearest-rank quantiles).
 
@@ -62,26 +64,47 @@ def sockperf_median_us() -> float:
     return float(match.group(1))
 
 
-def bench_echo(tmp: Path) -> None:
+def start_server(argv: list[str], ready: str) -> subprocess.Popen[str]:
     server = subprocess.Popen(
-        ["ip", "netns", "exec", "dut", str(BUILD / "bin" / "echo_server"),
-         "--addr", DUT_IP, "--port", str(PORT), "--cpu", "1"],
-        stdout=subprocess.PIPE, text=True,
+        ["ip", "netns", "exec", "dut", "taskset", "-c", "1", *argv],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
+    assert server.stdout is not None
+    for line in server.stdout:
+        if ready in line:
+            return server
+    raise RuntimeError(f"{argv[0]} exited before it was ready")
+
+
+def stop(server: subprocess.Popen[str]) -> None:
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def measure(argv: list[str], ready: str, client) -> float:
+    server = start_server(argv, ready)
     try:
-        assert server.stdout is not None and server.stdout.readline().strip() == "ready"
-        ours, theirs = [], []
-        for _ in range(ROUNDS):  # interleaved, so drift hits both alike
-            ours.append(our_client_median_us(tmp / "samples.txt"))
-            theirs.append(sockperf_median_us())
+        return client()
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        stop(server)
+
+
+def bench_echo(tmp: Path) -> None:
+    ours_server = [str(BUILD / "bin" / "echo_server"), "--addr", DUT_IP, "--port", str(PORT)]
+    sockperf_server = ["sockperf", "server", "-i", DUT_IP, "-p", str(PORT)]
+    ours, theirs = [], []
+    for _ in range(ROUNDS):  # interleaved, so drift hits both alike
+        ours.append(measure(ours_server, "ready", lambda: our_client_median_us(tmp / "s.txt")))
+        theirs.append(measure(sockperf_server, "using recvfrom", sockperf_median_us))
     a, b = statistics.median(ours), statistics.median(theirs)
     print(f"echo RTT, socket path ({ROUNDS} interleaved rounds, median of medians):")
-    print(f"  echo_client            {a:8.2f} us   rounds: {', '.join(f'{v:.2f}' for v in ours)}")
-    print(f"  sockperf --full-rtt    {b:8.2f} us   rounds: {', '.join(f'{v:.2f}' for v in theirs)}")
-    print(f"  ratio ours/sockperf    {a / b:8.3f}")
+    print(
+        f"  echo_client/echo_server   {a:8.2f} us   rounds: {', '.join(f'{v:.2f}' for v in ours)}"
+    )
+    print(
+        f"  sockperf ping-pong/server {b:8.2f} us   rounds: {', '.join(f'{v:.2f}' for v in theirs)}"
+    )
+    print(f"  ratio ours/sockperf       {a / b:8.3f}")
 
 
 def plain_python_stats(path: Path) -> dict[str, float]:
