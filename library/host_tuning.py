@@ -174,7 +174,8 @@ saved:
   type: dict
 """
 
-import datetime
+import time
+from collections.abc import Callable
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
@@ -256,13 +257,16 @@ def summary_lines(knobs: dict[str, dict[str, Any]]) -> list[str]:
     return lines
 
 
-def move_knob(module: AnsibleModule, ctx: Context, name: str, wanted: Any) -> dict[str, Any]:
-    """Read the knob again, move it to `wanted` if it differs, and check that it took."""
+def move_knob(
+    module: AnsibleModule, ctx: Context, name: str, wanted_of: Callable[[Any], Any]
+) -> dict[str, Any]:
+    """Read the knob again, move it to wanted_of(its value) if it differs, check that it took."""
     knob = KNOBS[name]
     try:
         now = knob.read(ctx)
     except Absent as absent:
         return entry("skipped", reason=f"gone since it was read: {absent.reason}")
+    wanted = wanted_of(now)
     if not knob.differs(now, wanted):
         return entry("already", before=now, after=now, wanted=wanted)
     if module.check_mode:
@@ -328,18 +332,17 @@ def tune(module: AnsibleModule) -> dict[str, Any]:
     path = module.params["saved_file"]
     saved = read_json(path) or {"version": SAVED_VERSION, "knobs": {}}
     check_saved_interface(saved, params["interface"], current)
-    new = {name: value for name, value in current.items() if name not in saved["knobs"]}
-    wrote = False
-    if new:
-        saved = {
-            **saved,
-            "params": saved.get("params", params),
-            "saved_at": saved.get("saved_at", now_utc()),
-            "knobs": {**saved["knobs"], **new},
-        }
-        if not module.check_mode:
-            write_json(path, saved)
-        wrote = True
+    merged = {
+        **saved,
+        "params": saved_params(saved.get("params"), params),
+        "saved_at": saved.get("saved_at", now_utc()),
+        # Values saved before are never replaced: the file keeps the original state.
+        "knobs": {**current, **saved["knobs"]},
+    }
+    wrote = merged != saved
+    if wrote and not module.check_mode:
+        write_json(path, merged)
+    saved = merged
 
     results: dict[str, Any] = {}
     for name in APPLY_ORDER:
@@ -347,10 +350,7 @@ def tune(module: AnsibleModule) -> dict[str, Any]:
             results[name] = entry("skipped", reason=skipped[name])
             continue
         try:
-            now = KNOBS[name].read(ctx)
-            result = move_knob(module, ctx, name, KNOBS[name].wanted(ctx, now))
-        except Absent as absent:
-            result = entry("skipped", reason=f"gone since it was read: {absent.reason}")
+            result = move_knob(module, ctx, name, lambda now, k=KNOBS[name]: k.wanted(ctx, now))
         except ModuleError as err:
             raise knob_failure(err, name, results) from None
         result["before"] = current[name]
@@ -358,6 +358,14 @@ def tune(module: AnsibleModule) -> dict[str, Any]:
         results[name] = result
     changed = wrote or any(r["status"] == "applied" for r in results.values())
     return {"changed": changed, "knobs": results, "cpus": cpus, "saved": saved, "drift": []}
+
+
+def saved_params(before: dict[str, Any] | None, now: dict[str, Any]) -> dict[str, Any]:
+    """The first run's options, plus any flow steered since (restore removes its rules too)."""
+    if before is None:
+        return now
+    steer = before["steer"] + [rule for rule in now["steer"] if rule not in before["steer"]]
+    return {**before, "steer": steer}
 
 
 def check_saved_interface(saved: dict[str, Any], interface: str | None, current: dict) -> None:
@@ -371,7 +379,8 @@ def check_saved_interface(saved: dict[str, Any], interface: str | None, current:
 
 
 def now_utc() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # time.gmtime, not datetime.UTC: the hosts run Ubuntu 22.04's Python 3.10.
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def restore(module: AnsibleModule) -> dict[str, Any]:
@@ -394,7 +403,7 @@ def restore(module: AnsibleModule) -> dict[str, Any]:
         if isinstance(wanted, dict) and wanted.get("irq") is not None:
             ctx.irq = wanted["irq"]
         try:
-            result = move_knob(module, ctx, name, wanted)
+            result = move_knob(module, ctx, name, lambda _now, saved=wanted: saved)
         except ModuleError as err:
             raise ModuleError(
                 f"restoring {err.msg}. The saved values stay in {path}; fix the knob by hand "

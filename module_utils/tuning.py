@@ -456,15 +456,39 @@ class Mtu(Knob):
 
 
 def parse_features(text: str) -> dict[str, dict[str, Any]]:
-    """`ethtool -k` output -> {name: {"on": bool, "fixed": bool}}."""
-    features = {}
+    """`ethtool -k` output -> {name: {"on", "fixed", "requested"}}.
+
+    "off [requested on]" is a feature that was asked for but that another setting keeps
+    off for now: "requested" is the setting, "on" what is active. A group feature (such
+    as tcp-segmentation-offload) is fixed when every feature listed below it is.
+    """
+    features: dict[str, dict[str, Any]] = {}
+    group: str | None = None
+    members: dict[str, list[bool]] = {}
     for line in text.splitlines():
-        match = re.match(r"^\s*([\w-]+): (on|off)(?: \[(fixed|requested \w+)\])?\s*$", line)
-        if match:
-            features[match.group(1)] = {
-                "on": match.group(2) == "on",
-                "fixed": match.group(3) == "fixed",
-            }
+        match = re.match(
+            r"^(\s*)([\w-]+): (on|off)(?: \[(fixed|requested (?:on|off))\])?\s*$", line
+        )
+        if not match:
+            continue
+        indent, name, on, note = (
+            match.group(1),
+            match.group(2),
+            match.group(3) == "on",
+            match.group(4) or "",
+        )
+        features[name] = {
+            "on": on,
+            "fixed": note == "fixed",
+            "requested": note.endswith(" on") if note.startswith("requested") else on,
+        }
+        if indent and group:
+            members.setdefault(group, []).append(note == "fixed")
+        elif not indent:
+            group = name
+    for name, fixed in members.items():
+        if fixed and all(fixed):
+            features[name]["fixed"] = True
     return features
 
 
@@ -481,38 +505,61 @@ def set_features(ctx: Context, knob: str, ifname: str, values: dict[str, str]) -
 
 
 class Offloads(Knob):
-    """Offload features of the NIC: the value holds those the driver lets us change."""
+    """Offload features of the NIC: "features" holds those the driver lets us change now,
+    "fixed" those it does not (they are compared with nothing, and reported in notes)."""
 
     name, title = "offloads", "NIC offloads"
 
     def read(self, ctx: Context) -> dict[str, Any]:
         ifname = ctx.iface(self.name)
         have = read_features(ctx, self.name, ifname)
-        values = {}
+        values, fixed = {}, {}
         for requested in ctx.offloads:
             feature = FEATURE_ALIASES.get(requested, requested)
             if feature not in have:
                 ctx.note(self.name, f"{ifname} has no feature {feature}")
-            elif have[feature]["fixed"]:
-                state = "on" if have[feature]["on"] else "off"
-                ctx.note(self.name, f"{feature} is fixed {state} by the driver of {ifname}")
-            else:
-                values[feature] = "on" if have[feature]["on"] else "off"
-        if not values:
-            raise Absent(f"the driver of {ifname} fixes every requested offload; nothing to set")
-        return {"interface": ifname, "features": values}
+                continue
+            state = have[feature]
+            if state["fixed"]:
+                fixed[feature] = "on" if state["on"] else "off"
+                ctx.note(
+                    self.name, f"{feature} is fixed {fixed[feature]} by the driver of {ifname}"
+                )
+                continue
+            values[feature] = "on" if state["requested"] else "off"
+            if state["requested"] != state["on"]:
+                ctx.note(
+                    self.name,
+                    f"{feature} of {ifname} is requested {values[feature]} but kept "
+                    f"{'on' if state['on'] else 'off'} by another setting for now",
+                )
+        if not values and not fixed:
+            raise Absent(f"{ifname} has none of the offload features {', '.join(ctx.offloads)}")
+        return {"interface": ifname, "features": values, "fixed": fixed}
 
     def wanted(self, ctx: Context, current: dict[str, Any]) -> dict[str, Any]:
         return {**current, "features": dict.fromkeys(current["features"], "off")}
 
+    def differs(self, current: dict[str, Any], wanted: dict[str, Any]) -> bool:
+        return any(current["features"].get(n) != v for n, v in wanted["features"].items())
+
     def move(self, ctx: Context, current: dict[str, Any], wanted: dict[str, Any]) -> None:
+        ifname = wanted["interface"]
         todo = {
             name: state
             for name, state in wanted["features"].items()
             if current["features"].get(name) != state
         }
+        stuck = sorted(set(todo) & set(current.get("fixed", {})))
+        if stuck:
+            raise KnobError(
+                f"offloads: {', '.join(stuck)} of {ifname} cannot be set to "
+                f"{', '.join(todo[n] for n in stuck)}: the driver holds it fixed "
+                f"{', '.join(current['fixed'][n] for n in stuck)} for now (on a veth, while its "
+                "peer has an XDP program: detach that first)"
+            )
         if todo:
-            set_features(ctx, self.name, wanted["interface"], todo)
+            set_features(ctx, self.name, ifname, todo)
 
 
 RULE_FILTER_RE = re.compile(r"^\s*Filter:\s*(\d+)")

@@ -67,6 +67,11 @@ class FakeHost:
         self.irqbalance = "active"
         self.binaries = {"ethtool", "ip", "systemctl", "pgrep"}
         self.refuse_features: set[str] = set()
+        # Features another setting keeps off whatever is requested (TSO on a veth whose
+        # peer has an XDP program).
+        self.held_off: set[str] = set()
+        # Group features whose members the driver fixes for now (shown as in ethtool -k).
+        self.locked_groups: set[str] = set()
         self.commands: list[list[str]] = []
 
     def file(self, path: str, text: str) -> None:
@@ -113,12 +118,17 @@ class FakeHost:
         if option == "-k":
             lines = [f"Features for {ifname}:"]
             for name, (on, fixed) in self.features.items():
-                lines.append(f"{name}: {'on' if on else 'off'}{' [fixed]' if fixed else ''}")
+                if name in self.locked_groups:
+                    lines += [f"{name}: off", f"\ttx-{name}-child: off [fixed]"]
+                elif on and name in self.held_off:
+                    lines.append(f"{name}: off [requested on]")
+                else:
+                    lines.append(f"{name}: {'on' if on else 'off'}{' [fixed]' if fixed else ''}")
             return 0, "\n".join(lines) + "\n", ""
         if option == "-K":
             for name, state in zip(rest[::2], rest[1::2], strict=True):
                 full = ALIASES.get(name, name)
-                if full in self.refuse_features:
+                if full in self.refuse_features or full in self.locked_groups:
                     return (
                         1,
                         "",
@@ -353,6 +363,14 @@ def test_restore_keeps_steering_rules_of_others(host: FakeHost) -> None:
     assert host.features["ntuple-filters"][0]
 
 
+def test_rules_steered_by_a_later_run_are_removed_too(host: FakeHost) -> None:
+    run(host, state="tuned")
+    run(host, state="tuned", steer=[{"flow_type": "udp4", "dst_port": 3030}])
+    assert len(host.rules) == 4
+    run(host, state="restored")
+    assert host.rules == []
+
+
 def test_checked_reports_drift_and_changes_nothing(host: FakeHost) -> None:
     before = run(host, state="checked")
     assert not before["changed"]
@@ -395,6 +413,31 @@ def test_missing_knobs_are_skipped_with_reasons(tmp_path: Path) -> None:
     assert host.text("/sys/kernel/mm/transparent_hugepage/enabled") == "madvise"
     assert host.features["generic-segmentation-offload"][0]
     assert statuses(restored)["governor"] == "skipped"
+
+
+def test_a_feature_held_off_by_another_setting_counts_as_restored(host: FakeHost) -> None:
+    run(host, state="tuned")
+    host.held_off.add("tcp-segmentation-offload")
+    result = run(host, state="restored")
+    assert not result.get("failed"), result
+    assert result["knobs"]["offloads"]["status"] == "applied"
+    assert host.features["tcp-segmentation-offload"][0], "requested on again"
+    assert any("kept off by another setting" in n for n in result["knobs"]["offloads"]["notes"])
+
+
+def test_restoring_a_feature_the_driver_holds_fixed_fails_and_keeps_the_file(
+    host: FakeHost,
+) -> None:
+    run(host, state="tuned")
+    host.locked_groups.add("tcp-segmentation-offload")
+    result = run(host, state="restored")
+    assert result["failed"] and result["knob"] == "offloads"
+    assert "tcp-segmentation-offload" in result["msg"] and "detach" in result["msg"]
+    assert Path(result["saved_file"]).exists(), "kept for the next restore"
+    host.locked_groups.clear()
+    again = run(host, state="restored")
+    assert not again.get("failed"), again
+    assert host.features["tcp-segmentation-offload"][0]
 
 
 def test_check_mode_reads_everything_and_writes_nothing(host: FakeHost) -> None:
