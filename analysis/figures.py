@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -23,6 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from analysis import paper
+from analysis.tables import format_number
 
 #: Formats every figure is saved in.
 FORMATS = ("png", "pdf")
@@ -137,3 +139,100 @@ def save(fig: Figure, out_dir: Path, name: str) -> list[Path]:
         fig.savefig(path, dpi=150)
     plt.close(fig)
     return paths
+
+
+@dataclass(frozen=True)
+class BarSeries:
+    """One series of :func:`category_bars`: a value per category (``None``: not measured).
+
+    ``errors`` are symmetric half-widths drawn as error bars (the paper's "± range");
+    ``marks`` are values drawn as a black tick across the category's bar (a limit
+    such as the offered rate), labelled ``marks_label`` in the legend.
+    """
+
+    label: str
+    values: Mapping[str, float | None]
+    colour: str = OURS_COLOUR
+    errors: Mapping[str, float] | None = None
+    hatch: str = ""
+    marks: Mapping[str, float] | None = None
+    marks_label: str = ""
+
+
+def category_bars(
+    series: Sequence[BarSeries],
+    order: Sequence[str],
+    labels: Mapping[str, str],
+    *,
+    ylabel: str,
+    title: str,
+    log: bool = False,
+    slot_notes: Mapping[str, str] | None = None,
+    significant: int = 3,
+) -> Figure:
+    """Grouped bars: one group per category in ``order``, one bar per series.
+
+    Every bar is labelled with its value (``significant`` digits), so a log axis
+    (``log=True``, for values spanning orders of magnitude) still reads exactly.
+    ``slot_notes[category]`` is written across a category's slot (why a bar is
+    missing); a category that no series measured shows "no data".
+    """
+    fig, ax = new_figure(width=max(6.4, 0.9 * len(order) + 2), height=4.4)
+    width = 0.8 / max(1, len(series))
+    for index, one in enumerate(series):
+        offset = (index - (len(series) - 1) / 2) * width
+        positions = [i + offset for i, c in enumerate(order) if one.values.get(c) is not None]
+        heights = [float(v) for c in order if (v := one.values.get(c)) is not None]
+        errors = one.errors or {}
+        bars = ax.bar(
+            positions,
+            heights,
+            width=width * 0.95,
+            color=one.colour,
+            edgecolor="0.3",
+            hatch=one.hatch,
+            label=one.label,
+            yerr=[errors.get(c, 0.0) for c in order if one.values.get(c) is not None],
+            capsize=3 if one.errors else 0,
+        )
+        texts = ax.bar_label(
+            bars, [format_number(h, significant) for h in heights], fontsize=7, padding=2
+        )
+        for text in texts:  # legible over a mark that crosses it
+            text.set(zorder=7, bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.3})
+        if one.marks:
+            marked = [i for i, c in enumerate(order) if c in one.marks]
+            ax.hlines(
+                [one.marks[order[i]] for i in marked],
+                [i + offset - width / 2 for i in marked],
+                [i + offset + width / 2 for i in marked],
+                colors="black",
+                linewidths=2,
+                zorder=6,
+                label=one.marks_label or None,
+            )
+    for i, category in enumerate(order):
+        note = (slot_notes or {}).get(category)
+        if note is None and all(one.values.get(category) is None for one in series):
+            note = "no data"
+        if note is not None:
+            ax.text(
+                i,
+                0.5,
+                note,
+                transform=ax.get_xaxis_transform(),
+                ha="center",
+                va="center",
+                rotation=90,
+                color="grey",
+                style="italic",
+                fontsize=8,
+            )
+    if log:
+        ax.set_yscale("log")
+    ax.margins(y=0.15)
+    ax.set_xticks(range(len(order)), [labels.get(c, c) for c in order], rotation=20, ha="right")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(loc="best", fontsize=8)
+    return fig

@@ -358,3 +358,121 @@ def _sweep_point(head: re.Match[str], body: str) -> SweepPoint:
     except ParseError:
         perf = None
     return SweepPoint(parameter=head[1], value=float(head[2]), tput_mpps=float(tput[1]), perf=perf)
+
+
+# --- user_access (Table 4) -------------------------------------------------------------
+
+_USER_ACCESS_LINE = re.compile(
+    r"^access (?P<name>[a-z_]+): (?:(?P<ns>\d+(?:\.\d+)?) ns|unsupported here: (?P<why>.*))$"
+)
+
+
+@dataclass(frozen=True)
+class UserAccess:
+    """What ``user_access`` printed: ``access <name>: <ns> ns`` per collection.
+
+    ``ns`` has one value per run in the file (runs may be appended) for each
+    collection measured. ``unsupported`` maps a collection that the host could
+    not measure (``access <name>: unsupported here: <reason>``) to the reason.
+    """
+
+    ns: dict[str, np.ndarray]
+    unsupported: dict[str, str]
+
+
+def parse_user_access(source: Source) -> UserAccess:
+    """``user_access`` output: one ``access <name>: ...`` line per collection.
+
+    Lines that do not start with ``access `` (notes a log may hold) are ignored;
+    one that does but is neither form is an error naming its line.
+    """
+    text = read_source(source)
+    values: dict[str, list[str]] = {}
+    unsupported: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.startswith("access "):
+            continue
+        match = _USER_ACCESS_LINE.match(line.rstrip())
+        if match is None:
+            raise ParseError(f"line {number}: {line[:60]!r} is not an 'access <name>:' result")
+        if match["ns"] is not None:
+            values.setdefault(match["name"], []).append(match["ns"])
+        else:
+            unsupported[match["name"]] = match["why"].strip()
+    if not values and not unsupported:
+        raise ParseError("no 'access <name>: <ns> ns' lines found")
+    return UserAccess(
+        ns={name: _floats(v, f"{name} times") for name, v in values.items()},
+        unsupported=unsupported,
+    )
+
+
+# --- channel_bench and udp_flood (Figure 13) -------------------------------------------
+
+_CHANNEL_TOTAL = re.compile(
+    r"^total: (\d+) payloads in (\d+(?:\.\d+)?) s \((\d+(?:\.\d+)?) pps\)", re.MULTILINE
+)
+_CHANNEL_QUEUED = re.compile(r"^queued: (\d+)", re.MULTILINE)
+_CHANNEL_DROPPED = re.compile(r"^dropped: (\d+)", re.MULTILINE)
+_CHANNEL_OFFERED = re.compile(r"testrun source offered (\d+) frames")
+
+
+@dataclass(frozen=True)
+class ChannelBench:
+    """What ``channel_bench`` printed (its log may also hold its stderr notes).
+
+    ``pps``: the ``throughput: N (pps)`` line of each second, in order.
+    ``total``/``elapsed_s``: payloads user space took and the run's length;
+    ``queued``/``dropped``: what XDP handed to the channel and what found no room;
+    ``offered``: frames the ``--source testrun`` producer ran through the program.
+    A run stopped before its end has per-second lines but no totals (``None``).
+    """
+
+    pps: np.ndarray
+    total: int | None
+    elapsed_s: float | None
+    queued: int | None
+    dropped: int | None
+    offered: int | None
+
+
+def _last_int(pattern: re.Pattern[str], text: str) -> int | None:
+    found = pattern.findall(text)
+    return int(found[-1]) if found else None
+
+
+def parse_channel_bench(source: Source) -> ChannelBench:
+    """``channel_bench`` output: per-second ``throughput:`` lines, then the totals."""
+    text = read_source(source)
+    total = _CHANNEL_TOTAL.findall(text)
+    return ChannelBench(
+        pps=parse_drop(text),
+        total=int(total[-1][0]) if total else None,
+        elapsed_s=float(total[-1][1]) if total else None,
+        queued=_last_int(_CHANNEL_QUEUED, text),
+        dropped=_last_int(_CHANNEL_DROPPED, text),
+        offered=_last_int(_CHANNEL_OFFERED, text),
+    )
+
+
+_FLOOD_SENT = re.compile(
+    r"^sent: (\d+) packets in (\d+(?:\.\d+)?) s \((\d+(?:\.\d+)?) pps\)", re.MULTILINE
+)
+
+
+@dataclass(frozen=True)
+class FloodReport:
+    """``udp_flood``'s summary: packets sent, in how long, at what rate."""
+
+    packets: int
+    seconds: float
+    pps: float
+
+
+def parse_udp_flood(source: Source) -> FloodReport:
+    """``udp_flood`` output: ``sent: N packets in T s (R pps)`` (the last one counts)."""
+    found = _FLOOD_SENT.findall(read_source(source))
+    if not found:
+        raise ParseError("no 'sent: N packets in T s (R pps)' line found")
+    packets, seconds, pps = found[-1]
+    return FloodReport(packets=int(packets), seconds=float(seconds), pps=float(pps))

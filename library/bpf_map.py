@@ -17,7 +17,9 @@ description:
     all in one C(bpftool batch). Fields left out of a struct value keep their
     current value (0 for a new entry).
   - I(state=absent) deletes the given keys that exist (not possible for array maps).
-  - I(state=dumped) returns all entries, decoded to integers and dicts.
+  - I(state=dumped) returns all entries, decoded to integers and dicts, and the
+    time they were read (C(dumped_at)), so that the rate of a counter is the
+    difference of two dumps divided by the difference of their times.
   - For per-CPU maps a written value goes to every CPU, and dumped values are lists
     with one value per CPU.
 options:
@@ -96,6 +98,13 @@ entries:
   returned: when state=dumped
   type: list
   sample: [{key: 0, value: {port: 8080, ifindex: 7, seen: 0}}]
+dumped_at:
+  description:
+    - CLOCK_MONOTONIC time in seconds, halfway through the dump (state=dumped).
+    - The clock is the host's, shared by every process and network namespace of it.
+  returned: when state=dumped
+  type: float
+  sample: 5123.402917
 updated:
   description: Keys written (or that would be written in check mode).
   returned: when state=present
@@ -108,6 +117,7 @@ deleted:
 
 import ast
 import json
+import time
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
@@ -140,10 +150,13 @@ def run(module: AnsibleModule) -> dict[str, Any]:
     runner = Runner(module)
     state = params["state"]
     bpf_map = open_map(runner, params)
+    before = time.monotonic()
     current = bpf_map.dump(runner)
+    dumped_at = (before + time.monotonic()) / 2
     result: dict[str, Any] = {"changed": False, "map": bpf_map.summary()}
     if state == "dumped":
         result["entries"] = bpf_map.decode_entries(current)
+        result["dumped_at"] = round(dumped_at, 6)
         return result
     if state == "present":
         entries = parse_structured(params["entries"], "entries")

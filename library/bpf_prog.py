@@ -11,7 +11,12 @@ description:
   - Loads every program of an eBPF object with C(bpftool prog loadall), pins the
     programs under I(pin_dir)C(/progs) and the maps under I(pin_dir)C(/maps),
     writes I(map_values) into the fresh maps and only then attaches the program
-    named I(program) to an XDP or TC hook of an interface, or to a sockmap (sk_skb).
+    named I(program) to an XDP or TC hook of an interface, to a sockmap (sk_skb),
+    or to a cgroup v2 (cgroup, for example a C(sock_ops) program).
+  - I(reuse_maps) makes the object use maps that another attachment already
+    pinned instead of creating its own, so that programs of one object attached
+    from several pin folders share their maps (an SK_SKB verdict on a sockmap and
+    the C(sock_ops) program that fills that sockmap).
   - The attachment is recorded in a JSON file under I(state_dir) (bpffs cannot
     hold regular files), with the object's SHA-256, the program id and tag, and
     whether the module created the clsact qdisc.
@@ -49,7 +54,7 @@ options:
   hook:
     description: Where to attach.
     type: str
-    choices: [xdp, tc, sk_skb]
+    choices: [xdp, tc, sk_skb, cgroup]
   interface:
     description: Network interface for I(hook=xdp) and I(hook=tc).
     type: str
@@ -79,6 +84,27 @@ options:
   sockmap:
     description: Name of the sockmap (or sockhash) in the object to attach the sk_skb program to.
     type: str
+  cgroup_path:
+    description:
+      - Folder of the cgroup v2 to attach to, for I(hook=cgroup). It must exist and be
+        visible where the task runs (on the local testbed a cgroup2 mount outside C(/sys),
+        since C(ip netns exec) mounts its own C(/sys)).
+      - The program is attached without flags, so it is the only program of its attach
+        type on that cgroup; its sockets and those of its descendants run it.
+    type: path
+  cgroup_attach:
+    description: Attach type for I(hook=cgroup); C(sock_ops) needs a C(SEC("sockops")) program.
+    type: str
+    choices: [sock_ops]
+    default: sock_ops
+  reuse_maps:
+    description:
+      - "Maps of the object taken from pins instead of created by this load: C({map: pinned path})."
+      - The reused maps are pinned in this I(pin_dir) too and keep their contents.
+        I(map_values) written to them change them for every program that uses them.
+      - When a reused map is replaced (its attachment was reloaded), the next run loads again.
+    type: dict
+    default: {}
   pin_dir:
     description:
       - bpffs folder owned by this attachment, absolute or relative to I(pin_root).
@@ -148,6 +174,17 @@ EXAMPLES = r"""
     sockmap: echo_sockmap
     pin_dir: fig3_echo_sk_skb
 
+- name: Attach the sock_ops program that fills that sockmap to a cgroup, sharing its maps
+  bpf_prog:
+    object: /opt/ebpf-testbed/build/bpf/hook_pass.bpf.o
+    program: sockops_insert
+    hook: cgroup
+    cgroup_path: /run/ebpf-testbed/cgroup2/table2_iperf
+    pin_dir: table2_sockops
+    reuse_maps:
+      pass_sockmap: /run/ebpf-testbed/bpffs/table2_sk_skb/maps/pass_sockmap
+      pass_config: /run/ebpf-testbed/bpffs/table2_sk_skb/maps/pass_config
+
 - name: Detach it again
   bpf_prog:
     state: absent
@@ -184,13 +221,21 @@ hook:
   returned: when state=present
   type: str
 interface:
-  description: Interface of an XDP or TC attachment (null for sk_skb).
+  description: Interface of an XDP or TC attachment (null for sk_skb and cgroup).
   returned: when state=present
   type: str
 ifindex:
-  description: Index of that interface in the namespace (null for sk_skb).
+  description: Index of that interface in the namespace (null for sk_skb and cgroup).
   returned: when state=present
   type: int
+cgroup_path:
+  description: Cgroup of a cgroup attachment (null otherwise).
+  returned: when state=present
+  type: str
+reused_maps:
+  description: Maps taken from other pins (I(reuse_maps)), by name, with their kernel id.
+  returned: when state=present
+  type: dict
 pin_dir:
   description: The pin folder of the attachment.
   returned: always
@@ -265,10 +310,13 @@ SK_SKB_ATTACH = {
 XDP_MODES = {"native": ("xdp", "driver"), "generic": ("xdpgeneric", "generic")}
 XDP_DETACH = {"driver": "xdp", "generic": "xdpgeneric", "offload": "xdpoffload"}
 # settings that identify an attachment, per hook
+# cgroup_attach -> (bpftool attach keyword, program type, attach type as bpftool shows it)
+CGROUP_ATTACH = {"sock_ops": ("sock_ops", "sock_ops", "cgroup_sock_ops")}
 IDENTITY = {
     "xdp": ("interface", "xdp_mode"),
     "tc": ("interface", "tc_direction", "tc_priority"),
     "sk_skb": ("sk_skb_attach", "sockmap"),
+    "cgroup": ("cgroup_path", "cgroup_attach"),
 }
 
 
@@ -284,6 +332,15 @@ def require_object(path: str) -> None:
     if not os.path.isfile(path):
         raise ModuleError(
             f"object {path} does not exist; build it first (the build role compiles bpf_src/)"
+        )
+
+
+def require_cgroup(path: str) -> None:
+    if not os.path.isfile(os.path.join(path, "cgroup.procs")):
+        raise ModuleError(
+            f"cgroup_path {path} is not a cgroup (no cgroup.procs in it). Create it first "
+            "(mkdir below a cgroup2 mount; on the local testbed testbed_cgroup_root, mounted "
+            "outside /sys, which `ip netns exec` hides)"
         )
 
 
@@ -544,6 +601,62 @@ class Hooks:
             else []
         )
 
+    # --- cgroup ---
+
+    def cgroup_progs(self, path: str, attach: str) -> list[dict[str, Any]]:
+        """Programs attached to the cgroup at `path` with attach type `attach`."""
+        if not os.path.isdir(path):
+            raise ModuleError(
+                f"cgroup_path {path} does not exist. Create the cgroup first (mkdir below a "
+                "cgroup2 mount); on the local testbed the cgroup2 mount is testbed_cgroup_root, "
+                "outside /sys, which `ip netns exec` hides"
+            )
+        shown = CGROUP_ATTACH[attach][2]
+        data = (
+            self.run.json(
+                ["bpftool", "-j", "cgroup", "show", path],
+                f"listing the programs of cgroup {path}",
+                "is it a folder of a cgroup2 mount (not cgroup v1)?",
+            )
+            or []
+        )
+        return [
+            {"id": e["id"], "name": e.get("name"), "attach_type": e.get("attach_type")}
+            for e in data
+            if e.get("attach_type") == shown
+        ]
+
+    def attach_cgroup(
+        self, prog_path: str, prog_id: int, path: str, attach: str, foreign: list[dict[str, Any]]
+    ) -> list[str]:
+        # Without flags the attachment is exclusive and replaces the program there; a
+        # foreign one is only there when force allowed it, and goes first.
+        actions = []
+        for other in foreign:
+            actions += self.detach_cgroup(path, attach, other["id"])
+        self.run.check(
+            ["bpftool", "cgroup", "attach", path, CGROUP_ATTACH[attach][0], "pinned", prog_path],
+            f"attaching {prog_path} as {attach} to cgroup {path}",
+        )
+        if not any(e["id"] == prog_id for e in self.cgroup_progs(path, attach)):
+            raise ModuleError(
+                f"bpftool reported success, but program {prog_id} is not attached as {attach} "
+                f"to cgroup {path}"
+            )
+        actions.append(f"attached program {prog_id} as {attach} to cgroup {path}")
+        return actions
+
+    def detach_cgroup(self, path: str, attach: str, prog_id: int) -> list[str]:
+        if not os.path.isdir(path):
+            return []  # the cgroup is gone, and its attachments with it
+        if not any(e["id"] == prog_id for e in self.cgroup_progs(path, attach)):
+            return []
+        self.run.check(
+            ["bpftool", "cgroup", "detach", path, CGROUP_ATTACH[attach][0], "id", str(prog_id)],
+            f"detaching program {prog_id} ({attach}) from cgroup {path}",
+        )
+        return [f"detached program {prog_id} ({attach}) from cgroup {path}"]
+
 
 class BpfProg:
     """One attachment, identified by its pin folder."""
@@ -591,6 +704,13 @@ class BpfProg:
             raise ModuleError(f"hook={p['hook']} needs interface")
         if p["hook"] == "sk_skb" and not p["sockmap"]:
             raise ModuleError("hook=sk_skb needs sockmap: the name of the sockmap in the object")
+        if p["hook"] == "cgroup" and not p["cgroup_path"]:
+            raise ModuleError("hook=cgroup needs cgroup_path: the folder of a cgroup v2")
+        for name, path in p["reuse_maps"].items():
+            if not isinstance(path, str) or not os.path.isabs(path):
+                raise ModuleError(
+                    f"reuse_maps.{name} must be the absolute path of a pinned map, not {path!r}"
+                )
         if not 1 <= p["tc_priority"] <= 65535:
             raise ModuleError(f"tc_priority must be between 1 and 65535, not {p['tc_priority']}")
         if not isinstance(p["map_values"], dict) or any(
@@ -639,7 +759,9 @@ class BpfProg:
         pin_dir = self.pin_dir_of(p["pin_dir"])
         built = self.prerequisite(require_object, p["object"])
         mounted = self.prerequisite(require_bpffs, os.path.dirname(pin_dir))
-        if not (built and mounted):
+        made = p["hook"] != "cgroup" or self.prerequisite(require_cgroup, p["cgroup_path"])
+        reused = self.prerequisite(self.resolve_reused_maps)
+        if not (built and mounted and made and reused):
             return {
                 "changed": True,
                 "pin_dir": pin_dir,
@@ -660,7 +782,7 @@ class BpfProg:
             else None
         )
         sha = sha256_of(p["object"])
-        occupants = self.hooks.attached(p["hook"], p["interface"], p["tc_direction"])
+        occupants = self.occupants()
         ours = record.get("prog_id") if record else None
         if self.up_to_date(record, sha, occupants, pin_dir, ifindex):
             return self.keep(record, pin_dir)
@@ -686,12 +808,40 @@ class BpfProg:
             }
         return self.install(record, sha, pin_dir, state_path, ifindex, occupants, foreign)
 
+    def occupants(self) -> list[dict[str, Any]]:
+        """Programs at the requested hook now (none known for sk_skb)."""
+        p = self.p
+        if p["hook"] == "cgroup":
+            return self.hooks.cgroup_progs(p["cgroup_path"], p["cgroup_attach"])
+        return self.hooks.attached(p["hook"], p["interface"], p["tc_direction"])
+
+    def resolve_reused_maps(self) -> None:
+        """Kernel id of each map of reuse_maps, in self.reused; fails naming a missing one."""
+        self.reused: dict[str, int] = {}
+        for name, path in sorted(self.p["reuse_maps"].items()):
+            rc, out, err = self.runner.run(["bpftool", "-j", "map", "show", "pinned", path])
+            if rc != 0:
+                raise ModuleError(
+                    f"reuse_maps.{name}: no map is pinned at {path}. Attach the program whose "
+                    "maps these are first (its pin_dir holds them under maps/)",
+                    rc=rc,
+                    stderr=err,
+                )
+            shown = json.loads(out or "{}")
+            if shown.get("name") != str(name)[:15]:
+                raise ModuleError(
+                    f"reuse_maps.{name}: {path} is map '{shown.get('name')}', not '{name}'"
+                )
+            self.reused[str(name)] = shown["id"]
+
     def where(self) -> str:
         p = self.p
         if p["hook"] == "xdp":
             return f"XDP ({p['xdp_mode']}) of {p['interface']}"
         if p["hook"] == "tc":
             return f"TC {p['tc_direction']} of {p['interface']} (pref {p['tc_priority']})"
+        if p["hook"] == "cgroup":
+            return f"cgroup {p['cgroup_path']} ({p['cgroup_attach']})"
         return f"sockmap {p['sockmap']} ({p['sk_skb_attach']})"
 
     def up_to_date(
@@ -707,6 +857,8 @@ class BpfProg:
             return False
         if any(record.get(k) != v for k, v in self.desired().items()):
             return False
+        if (record.get("reused_maps") or {}) != self.reused:
+            return False
         info = prog_show_pinned(self.runner, os.path.join(pin_dir, "progs", p["program"]))
         if not info or info["id"] != record.get("prog_id"):
             return False
@@ -717,6 +869,8 @@ class BpfProg:
             )
         if p["hook"] == "tc":
             return any(o["id"] == info["id"] and o["pref"] == p["tc_priority"] for o in occupants)
+        if p["hook"] == "cgroup":
+            return any(o["id"] == info["id"] for o in occupants)
         return os.path.lexists(os.path.join(pin_dir, "maps", p["sockmap"]))
 
     def foreign_message(self, foreign: list[dict[str, Any]]) -> str:
@@ -730,7 +884,15 @@ class BpfProg:
                 if owner
                 else "not attached from this pin_dir"
             )
-            if p["hook"] == "xdp":
+            if p["hook"] == "cgroup":
+                how = (
+                    f"bpf_prog state=absent pin_dir={owner}"
+                    if owner
+                    else f"bpftool cgroup detach {p['cgroup_path']} "
+                    f"{CGROUP_ATTACH[p['cgroup_attach']][0]} id {o['id']}"
+                )
+                parts.append(f"program {o['id']} ({o.get('name')}) is {who}; detach it with: {how}")
+            elif p["hook"] == "xdp":
                 flag = XDP_DETACH.get(o["mode"], "xdp")
                 how = (
                     f"bpf_prog state=absent pin_dir={owner}"
@@ -812,6 +974,10 @@ class BpfProg:
                 actions += self.hooks.attach_xdp(
                     prog_path, new_id, p["interface"], p["xdp_mode"], occupants
                 )
+            elif p["hook"] == "cgroup":
+                actions += self.hooks.attach_cgroup(
+                    prog_path, new_id, p["cgroup_path"], p["cgroup_attach"], foreign
+                )
             elif p["hook"] == "tc":
                 created_qdisc = self.hooks.ensure_clsact(p["interface"])
                 actions += self.hooks.attach_tc(
@@ -851,6 +1017,7 @@ class BpfProg:
                 "ifindex": ifindex,
                 "tc_handle": TC_HANDLE if p["hook"] == "tc" else None,
                 "qdisc_created": created_qdisc or kept_qdisc,
+                "reused_maps": self.reused,
                 "netns": self.netns,
                 "attached_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             }
@@ -878,6 +1045,11 @@ class BpfProg:
                 os.path.join(staging, "progs"),
                 "pinmaps",
                 os.path.join(staging, "maps"),
+                *[
+                    word
+                    for name, path in sorted(p["reuse_maps"].items())
+                    for word in ("map", "name", str(name), "pinned", path)
+                ],
             ]
         )
         if rc == 0:
@@ -901,6 +1073,8 @@ class BpfProg:
                 stderr=err,
             )
         hint = ""
+        if "unable to find map" in err:
+            hint = ". A map named in reuse_maps is not a map of the object"
         if "failed to guess program type" in err:
             hint = (
                 '. libbpf 1.1 does not know one of the object\'s SEC() names; use SEC("xdp"), '
@@ -919,11 +1093,15 @@ class BpfProg:
             raise ModuleError(
                 f"{p['object']} has no program '{p['program']}' (its programs: {names})"
             )
-        wanted = PROG_TYPE_OF_HOOK[p["hook"]]
+        if p["hook"] == "cgroup":
+            wanted = CGROUP_ATTACH[p["cgroup_attach"]][1]
+            section = f'SEC("{wanted.replace("_", "")}")'
+        else:
+            wanted, section = PROG_TYPE_OF_HOOK[p["hook"]], SECTION_OF_HOOK[p["hook"]]
         if info.get("type") != wanted:
             raise ModuleError(
                 f"program '{p['program']}' has type {info.get('type')}; hook {p['hook']} needs "
-                f"type {wanted}, i.e. a program in {SECTION_OF_HOOK[p['hook']]}"
+                f"type {wanted}, i.e. a program in {section}"
             )
         return info
 
@@ -992,6 +1170,8 @@ class BpfProg:
             "tc_direction": record.get("tc_direction"),
             "sk_skb_attach": record.get("sk_skb_attach"),
             "sockmap": record.get("sockmap"),
+            "cgroup_path": record.get("cgroup_path"),
+            "reused_maps": record.get("reused_maps") or {},
             "netns": self.netns.get("name"),
         }
 
@@ -1007,6 +1187,8 @@ class BpfProg:
                 self.hooks.detach_tc(p["interface"], p["tc_direction"], new_id)
                 if created_qdisc:
                     self.hooks.remove_clsact_if_unused(p["interface"])
+            elif new_id is not None and p["hook"] == "cgroup":
+                self.hooks.detach_cgroup(p["cgroup_path"], p["cgroup_attach"], new_id)
             elif new_id is not None and p["hook"] == "sk_skb":
                 self.hooks.detach_sk_skb(
                     os.path.join(folder, "progs", p["program"]),
@@ -1039,6 +1221,10 @@ class BpfProg:
             if record.get("qdisc_created") and interface != keep_qdisc_of:
                 actions += self.hooks.remove_clsact_if_unused(interface)
             return actions
+        if hook == "cgroup":
+            return self.hooks.detach_cgroup(
+                record["cgroup_path"], record.get("cgroup_attach", "sock_ops"), prog_id
+            )
         pin_dir = record["pin_dir"]
         return self.hooks.detach_sk_skb(
             os.path.join(pin_dir, "progs", record["program"]),
@@ -1130,7 +1316,7 @@ def main() -> None:
             },
             "object": {"type": "path"},
             "program": {"type": "str"},
-            "hook": {"type": "str", "choices": ["xdp", "tc", "sk_skb"]},
+            "hook": {"type": "str", "choices": ["xdp", "tc", "sk_skb", "cgroup"]},
             "interface": {"type": "str"},
             "xdp_mode": {"type": "str", "choices": ["native", "generic"], "default": "native"},
             "tc_direction": {"type": "str", "choices": ["ingress", "egress"], "default": "ingress"},
@@ -1141,6 +1327,9 @@ def main() -> None:
                 "default": "stream_verdict",
             },
             "sockmap": {"type": "str"},
+            "cgroup_path": {"type": "path"},
+            "cgroup_attach": {"type": "str", "choices": list(CGROUP_ATTACH), "default": "sock_ops"},
+            "reuse_maps": {"type": "dict", "default": {}},
             "pin_dir": {"type": "str"},
             "pin_root": {"type": "path", "default": "/run/ebpf-testbed/bpffs"},
             "state_dir": {"type": "path", "default": "/run/ebpf-testbed/state"},
@@ -1153,6 +1342,7 @@ def main() -> None:
             ("hook", "xdp", ("interface",)),
             ("hook", "tc", ("interface",)),
             ("hook", "sk_skb", ("sockmap",)),
+            ("hook", "cgroup", ("cgroup_path",)),
         ],
         supports_check_mode=True,
     )

@@ -43,6 +43,13 @@ options:
   chdir:
     description: Working folder of the daemon.
     type: path
+  cgroup:
+    description:
+      - Folder of a cgroup v2 that the daemon joins before it runs I(argv), so that its
+        sockets belong to that cgroup (for example to run a cgroup's C(sock_ops) program).
+      - It must exist where the task runs; on the local testbed a cgroup2 mount outside
+        C(/sys), which C(ip netns exec) hides.
+    type: path
   env:
     description: Extra environment variables.
     type: dict
@@ -119,6 +126,10 @@ cpu:
   description: CPU it is pinned to (null when not pinned).
   returned: when a daemon was found or started
   type: int
+cgroup:
+  description: Cgroup it was started in (null when not given).
+  returned: when a daemon was found or started
+  type: str
 ready_after:
   description: Seconds from start until it was ready.
   returned: when started
@@ -148,6 +159,7 @@ import re
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
@@ -271,6 +283,21 @@ def read_from(path: str, offset: int) -> str:
         return ""
 
 
+def child_setup(cpu: int | None, cgroup: str | None) -> Callable[[], None] | None:
+    """What the child does before exec: join the cgroup, pin itself to the CPU."""
+    if cpu is None and not cgroup:
+        return None
+
+    def setup() -> None:
+        if cgroup:
+            with open(os.path.join(cgroup, "cgroup.procs"), "w", encoding="ascii") as fh:
+                fh.write("0")  # 0: the writing process itself
+        if cpu is not None:
+            os.sched_setaffinity(0, {cpu})
+
+    return setup
+
+
 class Daemons:
     def __init__(self, module: AnsibleModule) -> None:
         self.module = module
@@ -298,6 +325,7 @@ class Daemons:
             "argv": [str(a) for a in p["argv"]],
             "cpu": p["cpu"],
             "chdir": p["chdir"],
+            "cgroup": p["cgroup"],
             "env": env,
             "log": log,
         }
@@ -314,6 +342,11 @@ class Daemons:
             )
         if p["chdir"] and not os.path.isdir(p["chdir"]):
             raise ModuleError(f"chdir {p['chdir']} is not a folder")
+        if p["cgroup"] and not os.path.isfile(os.path.join(p["cgroup"], "cgroup.procs")):
+            raise ModuleError(
+                f"cgroup {p['cgroup']} is not a cgroup v2 folder (no cgroup.procs in it); "
+                "create it first (mkdir below a cgroup2 mount)"
+            )
         if p["ready_port"] is not None and not 1 <= p["ready_port"] <= 65535:
             raise ModuleError(f"ready_port {p['ready_port']} is not a port number")
         if p["ready_regex"]:
@@ -377,7 +410,6 @@ class Daemons:
         log_dir = os.path.dirname(wanted["log"])
         if log_dir:
             os.makedirs(log_dir, exist_ok=True)
-        cpu = wanted["cpu"]
         env = {**os.environ, **wanted["env"]}
         with open(wanted["log"], "ab") as log:
             offset = log.tell()
@@ -391,9 +423,7 @@ class Daemons:
                     env=env,
                     start_new_session=True,
                     close_fds=True,
-                    preexec_fn=(lambda: os.sched_setaffinity(0, {cpu}))
-                    if cpu is not None
-                    else None,
+                    preexec_fn=child_setup(wanted["cpu"], wanted["cgroup"]),
                 )
             except OSError as exc:
                 raise ModuleError(
@@ -473,6 +503,7 @@ class Daemons:
             "pid": record["pid"],
             "log": record.get("log"),
             "cpu": record.get("cpu"),
+            "cgroup": record.get("cgroup"),
             "argv": record.get("argv"),
         }
 
@@ -561,6 +592,7 @@ def main() -> None:
             "argv": {"type": "list", "elements": "str"},
             "cpu": {"type": "int"},
             "chdir": {"type": "path"},
+            "cgroup": {"type": "path"},
             "env": {"type": "dict", "default": {}},
             "log": {"type": "path"},
             "state_dir": {"type": "path", "default": "/run/ebpf-testbed/daemons"},

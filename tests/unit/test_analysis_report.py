@@ -193,11 +193,11 @@ def test_truncated_samples_file_is_reported_not_fatal(tmp_path: Path) -> None:
 
 def test_other_folders_and_broken_files_never_crash_the_report(tmp_path: Path) -> None:
     run = make_run(tmp_path, PAPER_LIKE_NS)
-    write_json(run / "table2_iperf" / "status.json", {"status": "failed", "reason": "no NIC"})
+    write_json(run / "table9_future" / "status.json", {"status": "failed", "reason": "no NIC"})
     (run / "fig3_echo" / "params.json").write_text("{not json", encoding="utf-8")
     experiments = build_report(run).summary["experiments"]
-    assert experiments["table2_iperf"]["status"] == "failed"
-    assert experiments["table2_iperf"]["table"] == []
+    assert experiments["table9_future"]["status"] == "failed"
+    assert experiments["table9_future"]["table"] == []
     assert experiments["fig3_echo"]["status"] == "error"
     assert "params.json" in experiments["fig3_echo"]["notes"][0]
     assert (run / "report" / "index.html").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -123,6 +124,7 @@ def test_dumped_decodes_structs_and_per_cpu_values(run_module, runner):
     result = run_module("bpf_map", {"pinned": "/run/x/maps/percpu_hits", "state": "dumped"})
     assert result["changed"] is False
     assert {"key": 1, "value": [7, 7]} in result["entries"]
+    assert 0 < result["dumped_at"] <= time.monotonic()
     map_host(runner, "flows")
     result = run_module("bpf_map", {"pinned": "/run/x/maps/flows", "state": "dumped"})
     assert result["entries"][0]["key"]["dport"] == 8080

@@ -29,11 +29,13 @@ OBJECTS = {
         },
         "maps": ["sock_map"],
     },
+    "sockops": {"progs": {"sockops_fill": "sock_ops"}, "maps": ["sock_map"]},
 }
 PROG_TEMPLATES = {
     "xdp": "prog_show_xdp_pass.json",
     "sched_cls": "prog_show_tc_pass.json",
     "sk_skb": "prog_show_skb_stream_verdict.json",
+    "sock_ops": "prog_show_sockops_fill.json",
 }
 
 
@@ -51,6 +53,7 @@ class FakeHost:
         self.clsact = False
         self.filters: dict[str, list[dict[str, Any]]] = {"ingress": [], "egress": []}
         self.sockmap_progs: dict[str, dict[str, str]] = {}
+        self.cgroups: dict[str, list[dict[str, Any]]] = {}  # path -> attached sock_ops programs
         self.maps: dict[int, dict[bytes, bytes]] = {}
         self.next_id = 500
         self.runner = runner
@@ -75,6 +78,9 @@ class FakeHost:
             (("tc", "qdisc"), self.qdisc_change),
             (("tc", "-j", "filter", "show"), self.filter_show),
             (("tc", "filter"), self.filter_change),
+            (("bpftool", "-j", "cgroup", "show"), self.cgroup_show),
+            (("bpftool", "cgroup", "attach"), self.cgroup_attach),
+            (("bpftool", "cgroup", "detach"), self.cgroup_detach),
         ):
             runner.on(*prefix, handler=handler)
 
@@ -100,6 +106,11 @@ class FakeHost:
         name = Path(obj).name.split(".")[0]
         if name == "verifier_reject":
             return fixture_result("bpftool/loadall_verifier_reject.out")
+        # "map name NAME pinned PATH" after pinmaps: maps taken from pins
+        words = argv[7:]
+        reused = {words[i + 2]: words[i + 4] for i in range(0, len(words), 5)}
+        if set(reused) - set(OBJECTS[name]["maps"]):
+            return fixture_result("bpftool/loadall_reuse_unknown_map.out")
         os.makedirs(progs)
         os.makedirs(maps)
         for prog, ptype in OBJECTS[name]["progs"].items():
@@ -107,10 +118,15 @@ class FakeHost:
                 json.dumps({"id": self.new_id(), "name": prog, "type": ptype})
             )
         for m in OBJECTS[name]["maps"]:
+            if m in reused:
+                Path(maps, m).write_text(Path(reused[m]).read_text())
+                continue
             map_id = self.new_id()
             Path(maps, m).write_text(json.dumps({"id": map_id, "name": m}))
             self.maps[map_id] = {bytes(4): bytes(16)} if m == "echo_config" else {}
-        return fixture_result("bpftool/loadall_hooks.out")
+        return fixture_result(
+            "bpftool/loadall_reuse_sock_map.out" if reused else "bpftool/loadall_hooks.out"
+        )
 
     def prog_show(self, argv: list[str], data: Any) -> tuple[int, str, str]:
         pin = self.pin(argv[5])
@@ -221,6 +237,33 @@ class FakeHost:
             return fixture_result("bpftool/prog_detach_missing.out")
         return fixture_result("bpftool/prog_detach_stream_verdict.out")
 
+    # --- cgroup ---
+
+    def cgroup_show(self, argv: list[str], data: Any) -> tuple[int, str, str]:
+        path = argv[4]
+        if not os.path.isdir(path):
+            rc, out, err = fixture_result("bpftool/cgroup_show_missing.out")
+            return rc, out.replace("/tmp/ebpf-fixture-capture/cgroup2/missing", path), err
+        attached = self.cgroups.get(path, [])
+        if not attached:
+            return 0, fixture_text("bpftool/cgroup_show_empty.json"), ""
+        entry = fixture_json("bpftool/cgroup_show_sock_ops.json")[0]
+        return 0, json.dumps([dict(entry, id=e["id"], name=e["name"]) for e in attached]), ""
+
+    def cgroup_attach(self, argv: list[str], data: Any) -> tuple[int, str, str]:
+        path, pin = argv[3], self.pin(argv[6])
+        # no flags: exclusive, replaces what is there
+        self.cgroups[path] = [{"id": pin["id"], "name": pin["name"]}]
+        return fixture_result("bpftool/cgroup_attach_sock_ops.out")
+
+    def cgroup_detach(self, argv: list[str], data: Any) -> tuple[int, str, str]:
+        path, prog_id = argv[3], int(argv[6])
+        attached = self.cgroups.get(path, [])
+        if not any(e["id"] == prog_id for e in attached):
+            return fixture_result("bpftool/cgroup_detach_missing.out")
+        self.cgroups[path] = [e for e in attached if e["id"] != prog_id]
+        return fixture_result("bpftool/cgroup_detach_sock_ops.out")
+
     # --- tc ---
 
     def qdisc_show(self, argv: list[str], data: Any) -> tuple[int, str, str]:
@@ -276,7 +319,7 @@ def host(tmp_path: Path, runner: FakeRunner, monkeypatch: pytest.MonkeyPatch) ->
     from ansible.module_utils import bpf_common
 
     monkeypatch.setattr(bpf_common, "MOUNTINFO", str(mountinfo))
-    for name in ("hooks", "sk_skb", "verifier_reject"):
+    for name in ("hooks", "sk_skb", "sockops", "verifier_reject"):
         (tmp_path / f"{name}.bpf.o").write_bytes(f"ELF {name}".encode())
     return FakeHost(tmp_path, runner)
 
@@ -312,6 +355,8 @@ def mutating(runner: FakeRunner) -> list[list[str]]:
                 "filter add",
                 "filter replace",
                 "filter del",
+                "cgroup attach",
+                "cgroup detach",
             )
         ):
             changes.append(call)
@@ -647,3 +692,191 @@ def test_absent_never_removes_a_folder_outside_bpffs(run_module, host, args, tmp
     )
     assert result["failed"] is True and "is not on a bpffs" in result["msg"]
     assert (precious / "progs" / "notes.txt").read_text() == "keep me"
+
+
+# --- cgroup attachments and reused maps ---------------------------------------------------
+
+
+@pytest.fixture
+def cgroup(tmp_path: Path) -> Path:
+    path = tmp_path / "cgroup2" / "table2_iperf"
+    path.mkdir(parents=True)
+    (path / "cgroup.procs").write_text("")
+    return path
+
+
+def sk_skb_args(args: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
+    out = dict(
+        args,
+        object=str(tmp_path / "sk_skb.bpf.o"),
+        program="skb_stream_verdict",
+        hook="sk_skb",
+        sockmap="sock_map",
+        pin_dir="pass_sk_skb",
+        map_values={},
+    )
+    del out["interface"]
+    return out
+
+
+def sockops_args(args: dict[str, Any], tmp_path: Path, cgroup: Path) -> dict[str, Any]:
+    out = dict(
+        args,
+        object=str(tmp_path / "sockops.bpf.o"),
+        program="sockops_fill",
+        hook="cgroup",
+        cgroup_path=str(cgroup),
+        pin_dir="pass_sockops",
+        map_values={},
+        reuse_maps={"sock_map": str(tmp_path / "bpffs" / "pass_sk_skb" / "maps" / "sock_map")},
+    )
+    del out["interface"]
+    return out
+
+
+def absent_args(args: dict[str, Any], pin_dir: str) -> dict[str, Any]:
+    return {
+        "state": "absent",
+        "pin_dir": pin_dir,
+        "pin_root": args["pin_root"],
+        "state_dir": args["state_dir"],
+    }
+
+
+def test_cgroup_hook_shares_the_reused_map_and_is_idempotent(
+    run_module, runner, host, args, tmp_path, cgroup
+):
+    verdict = run_module("bpf_prog", sk_skb_args(args, tmp_path))
+    result = run_module("bpf_prog", sockops_args(args, tmp_path, cgroup))
+    assert result["changed"] is True, result
+    assert result["hook"] == "cgroup" and result["cgroup_path"] == str(cgroup)
+    assert host.cgroups[str(cgroup)] == [{"id": result["prog_id"], "name": "sockops_fill"}]
+    shared = verdict["maps"]["sock_map"]["id"]
+    assert result["maps"]["sock_map"]["id"] == shared
+    assert result["reused_maps"] == {"sock_map": shared}
+    load = runner.ran("bpftool", "prog", "loadall")[-1]
+    assert load[-5:] == ["map", "name", "sock_map", "pinned", verdict["maps"]["sock_map"]["path"]]
+    record = json.loads((tmp_path / "state" / "pass_sockops.json").read_text())
+    assert record["cgroup_path"] == str(cgroup) and record["reused_maps"] == {"sock_map": shared}
+    runner.calls.clear()
+    again = run_module("bpf_prog", sockops_args(args, tmp_path, cgroup))
+    assert again["changed"] is False and again["prog_id"] == result["prog_id"]
+    assert mutating(runner) == []
+
+
+def test_cgroup_attachment_reloads_when_the_reused_map_was_replaced(
+    run_module, host, args, tmp_path, cgroup
+):
+    run_module("bpf_prog", sk_skb_args(args, tmp_path))
+    first = run_module("bpf_prog", sockops_args(args, tmp_path, cgroup))
+    (tmp_path / "sk_skb.bpf.o").write_bytes(b"ELF sk_skb, rebuilt")
+    verdict = run_module("bpf_prog", sk_skb_args(args, tmp_path))  # a fresh sockmap
+    second = run_module("bpf_prog", sockops_args(args, tmp_path, cgroup))
+    assert second["changed"] is True and second["prog_id"] != first["prog_id"]
+    assert second["reused_maps"] == {"sock_map": verdict["maps"]["sock_map"]["id"]}
+    assert host.cgroups[str(cgroup)] == [{"id": second["prog_id"], "name": "sockops_fill"}]
+
+
+def test_cgroup_absent_takes_the_program_off_then_is_unchanged(
+    run_module, host, args, tmp_path, cgroup
+):
+    run_module("bpf_prog", sk_skb_args(args, tmp_path))
+    run_module("bpf_prog", sockops_args(args, tmp_path, cgroup))
+    gone = run_module("bpf_prog", absent_args(args, "pass_sockops"))
+    assert gone["changed"] is True and host.cgroups[str(cgroup)] == []
+    assert any("from cgroup" in a for a in gone["actions"])
+    assert not (tmp_path / "bpffs" / "pass_sockops").exists()
+    assert (tmp_path / "bpffs" / "pass_sk_skb" / "maps" / "sock_map").exists()  # owner keeps it
+    assert run_module("bpf_prog", absent_args(args, "pass_sockops"))["changed"] is False
+
+
+def test_absent_all_detaches_cgroup_attachments_too(run_module, host, args, tmp_path, cgroup):
+    run_module("bpf_prog", sk_skb_args(args, tmp_path))
+    run_module("bpf_prog", sockops_args(args, tmp_path, cgroup))
+    result = run_module(
+        "bpf_prog",
+        {"state": "absent_all", "pin_root": args["pin_root"], "state_dir": args["state_dir"]},
+    )
+    assert sorted(Path(p).name for p in result["removed"]) == ["pass_sk_skb", "pass_sockops"]
+    assert host.cgroups[str(cgroup)] == []
+
+
+def test_cgroup_absent_after_the_cgroup_is_gone_only_unpins(
+    run_module, host, args, tmp_path, cgroup
+):
+    run_module("bpf_prog", sk_skb_args(args, tmp_path))
+    run_module("bpf_prog", sockops_args(args, tmp_path, cgroup))
+    (cgroup / "cgroup.procs").unlink()
+    cgroup.rmdir()
+    gone = run_module("bpf_prog", absent_args(args, "pass_sockops"))
+    assert gone["changed"] is True and "failed" not in gone
+    assert not (tmp_path / "bpffs" / "pass_sockops").exists()
+
+
+def test_foreign_cgroup_program_is_refused_then_replaced_with_force(
+    run_module, host, args, tmp_path, cgroup
+):
+    run_module("bpf_prog", sk_skb_args(args, tmp_path))
+    host.cgroups[str(cgroup)] = [{"id": 4444, "name": "theirs"}]
+    refused = run_module("bpf_prog", sockops_args(args, tmp_path, cgroup))
+    assert refused["failed"] is True
+    assert f"bpftool cgroup detach {cgroup} sock_ops id 4444" in refused["msg"]
+    assert host.cgroups[str(cgroup)] == [{"id": 4444, "name": "theirs"}]
+    forced = run_module("bpf_prog", dict(sockops_args(args, tmp_path, cgroup), force=True))
+    assert forced["changed"] is True and forced["replaced"] == [4444]
+    assert host.cgroups[str(cgroup)] == [{"id": forced["prog_id"], "name": "sockops_fill"}]
+
+
+def test_cgroup_check_mode_changes_nothing(run_module, runner, host, args, tmp_path, cgroup):
+    run_module("bpf_prog", sk_skb_args(args, tmp_path))
+    runner.calls.clear()
+    result = run_module("bpf_prog", sockops_args(args, tmp_path, cgroup), check_mode=True)
+    assert result["changed"] is True
+    assert any(f"cgroup {cgroup} (sock_ops)" in a for a in result["actions"])
+    assert mutating(runner) == [] and not (tmp_path / "bpffs" / "pass_sockops").exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"cgroup_path": "/nonexistent/cg"}, "is not a cgroup (no cgroup.procs in it)"),
+        ({"cgroup_path": None}, "cgroup_path"),
+        ({"reuse_maps": {"sock_map": "/nonexistent/pin"}}, "no map is pinned at /nonexistent/pin"),
+        ({"reuse_maps": {"sock_map": "relative/pin"}}, "must be the absolute path"),
+        ({"reuse_maps": {"nosuch": "SOCK_MAP_PIN"}}, "is map 'sock_map', not 'nosuch'"),
+        ({"program": "nope"}, "has no program 'nope'"),
+    ],
+)
+def test_cgroup_input_errors_fail_clearly_and_attach_nothing(
+    run_module, host, args, tmp_path, cgroup, change, message
+):
+    run_module("bpf_prog", sk_skb_args(args, tmp_path))
+    pin = str(tmp_path / "bpffs" / "pass_sk_skb" / "maps" / "sock_map")
+    if "reuse_maps" in change:
+        reuse = {k: pin if v == "SOCK_MAP_PIN" else v for k, v in change["reuse_maps"].items()}
+        change = {"reuse_maps": reuse}
+    wanted = dict(sockops_args(args, tmp_path, cgroup), **change)
+    result = run_module("bpf_prog", {k: v for k, v in wanted.items() if v is not None})
+    assert result["failed"] is True
+    assert message in result["msg"]
+    assert host.cgroups.get(str(cgroup), []) == []
+    assert not (tmp_path / "bpffs" / "pass_sockops").exists()
+
+
+def test_reused_map_unknown_to_the_object_is_reported(run_module, host, args, tmp_path, cgroup):
+    run_module("bpf_prog", sk_skb_args(args, tmp_path))
+    wanted = sockops_args(args, tmp_path, cgroup)
+    wanted.update(object=str(tmp_path / "hooks.bpf.o"), program="xdp_pass")  # no sock_map
+    result = run_module("bpf_prog", wanted)
+    assert result["failed"] is True and "not a map of the object" in result["msg"]
+    assert not (tmp_path / "bpffs" / "pass_sockops").exists()
+
+
+def test_wrong_program_type_for_a_cgroup_names_the_section(
+    run_module, host, args, tmp_path, cgroup
+):
+    wanted = sockops_args(args, tmp_path, cgroup)
+    wanted.update(object=str(tmp_path / "hooks.bpf.o"), program="tc_pass", reuse_maps={})
+    result = run_module("bpf_prog", wanted)
+    assert result["failed"] is True
+    assert 'needs type sock_ops, i.e. a program in SEC("sockops")' in result["msg"]

@@ -88,6 +88,19 @@ def test_start_waits_for_the_ready_line_in_a_new_session(daemon, tmp_path):
     assert result["cpu"] == 0 and result["ready_after"] >= 0
 
 
+def test_start_joins_the_cgroup_before_the_program_runs(daemon, tmp_path):
+    # A folder with a regular cgroup.procs stands in for a cgroup v2: the child
+    # writes "0" (itself) into it before exec, as into a real one.
+    cgroup = tmp_path / "cgroup"
+    cgroup.mkdir()
+    (cgroup / "cgroup.procs").write_text("")
+    result = daemon("srv", ready_regex="^ready$", cpu=0, cgroup=str(cgroup))
+    assert result["changed"] is True and result["cgroup"] == str(cgroup)
+    assert (cgroup / "cgroup.procs").read_text() == "0"
+    assert "Cpus_allowed_list:\t0\n" in Path(f"/proc/{result['pid']}/status").read_text()
+    assert daemon("srv", ready_regex="^ready$", cpu=0, cgroup=str(cgroup))["changed"] is False
+
+
 def test_same_daemon_again_is_unchanged(daemon):
     first = daemon("srv", ready_regex="ready")
     second = daemon("srv", ready_regex="ready")
@@ -172,6 +185,7 @@ def test_absent_all_stops_every_recorded_daemon(daemon, run_module, tmp_path):
         ({"name": "bad name"}, "may only hold letters"),
         ({"ready_regex": "("}, "not a valid regular expression"),
         ({"argv": ["/nonexistent/server"]}, "cannot run /nonexistent/server"),
+        ({"cgroup": "/nonexistent/cgroup"}, "is not a cgroup v2 folder"),
     ],
 )
 def test_bad_input_fails_clearly(daemon, options, message):
