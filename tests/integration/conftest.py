@@ -69,6 +69,13 @@ def loaded_program_names() -> set[str]:
     return {prog.get("name", "") for prog in json.loads(out or "[]")}
 
 
+def loaded_program_ids(names: set[str]) -> set[int]:
+    out = subprocess.run(
+        ["bpftool", "-j", "prog", "show"], capture_output=True, text=True, check=True
+    ).stdout
+    return {prog["id"] for prog in json.loads(out or "[]") if prog.get("name") in names}
+
+
 def processes_named(name: str) -> list[str]:
     out = subprocess.run(["pgrep", "-a", "-x", name], capture_output=True, text=True, check=False)
     return out.stdout.splitlines()
