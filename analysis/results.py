@@ -8,7 +8,7 @@ JSON raises :class:`ResultsError` naming it.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,6 +85,21 @@ def read_hosts(exp_dir: Path) -> dict[str, dict[str, Any]]:
     if not host_dir.is_dir():
         return {}
     return {path.stem: read_json(path) for path in sorted(host_dir.glob("*.json"))}
+
+
+def parameters_note(
+    params: Mapping[str, object], shown: Sequence[str], comment: str = ""
+) -> list[str]:
+    """``Parameters: k=v, ...`` for the recorded ones of ``shown``, or nothing."""
+    described = ", ".join(f"{k}={params[k]}" for k in shown if k in params)
+    return [f"Parameters: {described}{comment}."] if described else []
+
+
+def status_note(status: Mapping[str, object]) -> list[str]:
+    """The reason status.json gives for a run that did not complete, or nothing."""
+    if not status.get("reason"):
+        return []
+    return [f"status.json: {status.get('status', '?')}: {status['reason']}"]
 
 
 def provenance_notes(exp_dir: Path) -> list[str]:

@@ -78,6 +78,7 @@
  * to amortize the syscall, short enough to stop within milliseconds. */
 #define PRODUCER_REPEAT 65536
 
+/* In the order of wait_names and source_names. */
 enum wait_mode { WAIT_BUSY, WAIT_POLL };
 enum source { SOURCE_TRAFFIC, SOURCE_TESTRUN };
 
@@ -767,31 +768,8 @@ static const struct channel *find_channel(const char *name)
 	return NULL;
 }
 
-static int parse_wait(const char *s, enum wait_mode *out)
-{
-	if (strcmp(s, "busy") == 0)
-		*out = WAIT_BUSY;
-	else if (strcmp(s, "poll") == 0)
-		*out = WAIT_POLL;
-	else {
-		fprintf(stderr, PROG ": --wait: expected busy or poll, got '%s'\n", s);
-		return -1;
-	}
-	return 0;
-}
-
-static int parse_source(const char *s, enum source *out)
-{
-	if (strcmp(s, "traffic") == 0)
-		*out = SOURCE_TRAFFIC;
-	else if (strcmp(s, "testrun") == 0)
-		*out = SOURCE_TESTRUN;
-	else {
-		fprintf(stderr, PROG ": --source: expected traffic or testrun, got '%s'\n", s);
-		return -1;
-	}
-	return 0;
-}
+static const char *const wait_names[] = { "busy", "poll", NULL };
+static const char *const source_names[] = { "traffic", "testrun", NULL };
 
 static int check_opts(struct bench_opts *o)
 {
@@ -843,7 +821,7 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t v;
-	int c;
+	int c, choice;
 
 	memset(o, 0, sizeof(*o));
 	o->cpu = -1;
@@ -885,12 +863,14 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 			o->slots = (uint32_t)v;
 			break;
 		case 'w':
-			if (parse_wait(optarg, &o->wait) < 0)
+			if (parse_choice(PROG, "wait", optarg, wait_names, &choice) < 0)
 				return -1;
+			o->wait = (enum wait_mode)choice;
 			break;
 		case 'S':
-			if (parse_source(optarg, &o->source) < 0)
+			if (parse_choice(PROG, "source", optarg, source_names, &choice) < 0)
 				return -1;
+			o->source = (enum source)choice;
 			break;
 		case 'P':
 			if (parse_int(PROG, "producer-cpu", optarg, 0, CPU_MAX, &o->producer_cpu) < 0)
@@ -904,10 +884,8 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 			return -1;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, PROG ": unexpected argument '%s'\n", argv[optind]);
+	if (no_arguments_left(PROG, argc, argv) < 0)
 		return -1;
-	}
 	return check_opts(o);
 }
 

@@ -34,6 +34,7 @@
 #include "addr.h"
 #include "args.h"
 #include "cpu.h"
+#include "stop.h"
 #include "timeutil.h"
 
 #define PROG "drop_server"
@@ -57,14 +58,6 @@ struct counters {
 	uint64_t interval_packets;
 	uint64_t interval_start;
 };
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
 
 static void usage(FILE *f)
 {
@@ -120,29 +113,13 @@ static int parse_args(int argc, char **argv, struct drop_opts *o)
 			return -1;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, PROG ": unexpected argument '%s'\n", argv[optind]);
+	if (no_arguments_left(PROG, argc, argv) < 0)
 		return -1;
-	}
 	if (!ip || !port) {
 		fprintf(stderr, PROG ": --addr and --port are required\n");
 		return -1;
 	}
 	return make_sockaddr(PROG, "addr", ip, (unsigned int)port, &o->addr);
-}
-
-static int install_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0) {
-		fprintf(stderr, PROG ": sigaction: %s\n", strerror(errno));
-		return -1;
-	}
-	return 0;
 }
 
 static int open_socket(const struct sockaddr_in *addr)
@@ -240,7 +217,7 @@ int main(int argc, char **argv)
 
 	if (parse_args(argc, argv, &o) < 0)
 		return 2;
-	if (install_signals() < 0 || pin_to_cpu(PROG, o.cpu) < 0)
+	if (stop_on_signals(PROG) < 0 || pin_to_cpu(PROG, o.cpu) < 0)
 		return 1;
 	fd = open_socket(&o.addr);
 	if (fd < 0)

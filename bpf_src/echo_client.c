@@ -30,6 +30,7 @@
 #include "args.h"
 #include "cpu.h"
 #include "samples.h"
+#include "stop.h"
 #include "timeutil.h"
 
 #define PROG "echo_client"
@@ -64,14 +65,6 @@ struct run_stats {
 };
 
 enum wait_result { REPLY_OK, REPLY_LOST, REPLY_STOP, REPLY_ERROR };
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
 
 static void usage(FILE *f)
 {
@@ -162,10 +155,8 @@ static int parse_args(int argc, char **argv, struct client_opts *o)
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
 		if (parse_opt(c, o, &ip, &port) < 0)
 			return -1;
-	if (optind < argc) {
-		fprintf(stderr, PROG ": unexpected argument '%s'\n", argv[optind]);
+	if (no_arguments_left(PROG, argc, argv) < 0)
 		return -1;
-	}
 	if (!ip || port == 0) {
 		fprintf(stderr, PROG ": --server and --port are required\n");
 		return -1;
@@ -177,20 +168,6 @@ static int parse_args(int argc, char **argv, struct client_opts *o)
 	if (!o->duration_s && !o->count)
 		o->duration_s = DEFAULT_DURATION_S;
 	return make_sockaddr(PROG, "server", ip, (unsigned int)port, &o->server);
-}
-
-static int install_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;	/* no SA_RESTART: recv returns EINTR */
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0) {
-		fprintf(stderr, PROG ": sigaction: %s\n", strerror(errno));
-		return -1;
-	}
-	return 0;
 }
 
 /*
@@ -385,7 +362,7 @@ int main(int argc, char **argv)
 
 	if (parse_args(argc, argv, &opts) < 0)
 		return 2;
-	if (install_signals() < 0 || pin_to_cpu(PROG, opts.cpu) < 0)
+	if (stop_on_signals(PROG) < 0 || pin_to_cpu(PROG, opts.cpu) < 0)
 		return 1;
 	fd = open_socket(&opts);
 	if (fd < 0)

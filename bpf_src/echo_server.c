@@ -34,6 +34,7 @@
 #include "addr.h"
 #include "args.h"
 #include "cpu.h"
+#include "stop.h"
 
 #define PROG "echo_server"
 #define BUF_SIZE 65536
@@ -58,14 +59,7 @@ struct server_opts {
 	bool has_peer;
 };
 
-static volatile sig_atomic_t stop_requested;
 static uint64_t served;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
 
 static void usage(FILE *f)
 {
@@ -174,30 +168,14 @@ static int parse_args(int argc, char **argv, struct server_opts *o)
 			return -1;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, PROG ": unexpected argument '%s'\n", argv[optind]);
+	if (no_arguments_left(PROG, argc, argv) < 0)
 		return -1;
-	}
 	if (check_opts(o, ip, has_port) < 0)
 		return -1;
 	return make_sockaddr(PROG, "addr", ip, (unsigned int)port, &o->addr);
 }
 
 /* SIGINT/SIGTERM without SA_RESTART, so blocking calls return EINTR. */
-static int install_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0) {
-		fprintf(stderr, PROG ": sigaction: %s\n", strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
 static int set_int_opt(int fd, int level, int name, int value, const char *what)
 {
 	if (setsockopt(fd, level, name, &value, sizeof(value)) < 0) {
@@ -532,7 +510,7 @@ int main(int argc, char **argv)
 
 	if (parse_args(argc, argv, &opts) < 0)
 		return 2;
-	if (install_signals() < 0 || pin_to_cpu(PROG, opts.cpu) < 0)
+	if (stop_on_signals(PROG) < 0 || pin_to_cpu(PROG, opts.cpu) < 0)
 		return 1;
 	buf = malloc(BUF_SIZE);
 	if (!buf) {

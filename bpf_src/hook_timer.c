@@ -42,6 +42,7 @@
 
 #include "args.h"
 #include "samples.h"
+#include "stop.h"
 #include "timeutil.h"
 #include "include/hooks_reach.h"
 #include "reach_fentry.skel.h"
@@ -77,14 +78,6 @@ struct timer_samples {
 	struct samples hook[N_TIMED];
 	bool out_of_memory;
 };
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
 
 static void usage(FILE *f)
 {
@@ -177,28 +170,12 @@ static int parse_args(int argc, char **argv, struct timer_opts *o)
 			return -1;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, PROG ": unexpected argument '%s'\n", argv[optind]);
+	if (no_arguments_left(PROG, argc, argv) < 0)
 		return -1;
-	}
 	if (o->probe)
 		return 0;
 	if (!wants_any(o) || !o->output) {
 		fprintf(stderr, PROG ": --hooks and --output are required (or --probe)\n");
-		return -1;
-	}
-	return 0;
-}
-
-static int install_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0) {
-		fprintf(stderr, PROG ": sigaction: %s\n", strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -443,7 +420,7 @@ int main(int argc, char **argv)
 		return 2;
 	if (o.probe)
 		return probe();
-	if (install_signals() < 0)
+	if (stop_on_signals(PROG) < 0)
 		return 1;
 	return time_hooks(&o) < 0 ? 1 : 0;
 }

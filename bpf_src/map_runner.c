@@ -211,10 +211,8 @@ static int parse_args(int argc, char **argv, struct runner_opts *o)
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
 		if (parse_opt(c, o) < 0)
 			return -1;
-	if (optind < argc) {
-		fprintf(stderr, PROG ": unexpected argument '%s'\n", argv[optind]);
+	if (no_arguments_left(PROG, argc, argv) < 0)
 		return -1;
-	}
 	if (!o->kind_name) {
 		fprintf(stderr, PROG ": --map is required\n");
 		usage(stderr);

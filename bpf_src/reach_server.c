@@ -80,6 +80,7 @@
 #include "args.h"
 #include "cpu.h"
 #include "samples.h"
+#include "stop.h"
 #include "timeutil.h"
 #include "include/hooks_reach.h"
 
@@ -129,14 +130,6 @@ struct reach_samples {
 	uint64_t misaligned;
 	bool out_of_memory;
 };
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
 
 static void usage(FILE *f)
 {
@@ -232,10 +225,8 @@ static int parse_args(int argc, char **argv, struct reach_opts *o)
 			return -1;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, PROG ": unexpected argument '%s'\n", argv[optind]);
+	if (no_arguments_left(PROG, argc, argv) < 0)
 		return -1;
-	}
 	if (!ip || !port || !o->output) {
 		fprintf(stderr, PROG ": --addr, --port and --output are required\n");
 		return -1;
@@ -244,20 +235,6 @@ static int parse_args(int argc, char **argv, struct reach_opts *o)
 		fprintf(stderr, PROG ": warning: with --busy the reader races the "
 			"tracepoint, SOCKET_QUEUE loses samples\n");
 	return make_sockaddr(PROG, "addr", ip, (unsigned int)port, &o->addr);
-}
-
-static int install_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0) {
-		fprintf(stderr, PROG ": sigaction: %s\n", strerror(errno));
-		return -1;
-	}
-	return 0;
 }
 
 /* ---- samples --------------------------------------------------------- */
@@ -605,7 +582,7 @@ int main(int argc, char **argv)
 
 	if (parse_args(argc, argv, &o) < 0)
 		return 2;
-	if (install_signals() < 0 || pin_to_cpu(PROG, o.cpu) < 0)
+	if (stop_on_signals(PROG) < 0 || pin_to_cpu(PROG, o.cpu) < 0)
 		return 1;
 	if (reach_samples_init(&rs) < 0)
 		return 1;

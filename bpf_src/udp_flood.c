@@ -67,6 +67,7 @@
 #include "addr.h"
 #include "args.h"
 #include "cpu.h"
+#include "stop.h"
 #include "timeutil.h"
 
 #define PROG "udp_flood"
@@ -116,14 +117,6 @@ struct flow_hdr {
 	struct iphdr ip;
 	struct udphdr udp;
 } __attribute__((packed));
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
 
 static void usage(FILE *f)
 {
@@ -329,10 +322,8 @@ static int parse_args(int argc, char **argv, struct flood_opts *o)
 			return -1;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, PROG ": unexpected argument '%s'\n", argv[optind]);
+	if (no_arguments_left(PROG, argc, argv) < 0)
 		return -1;
-	}
 	if (check_opts(o, dst, has_port, has_duration, has_batch) < 0)
 		return -1;
 	if (make_sockaddr(PROG, "dst", dst, (unsigned int)port, &o->dst) < 0)
@@ -890,20 +881,6 @@ static void report(const struct sender *ss, unsigned int n)
 	       elapsed ? (double)sent * 1e9 / (double)elapsed : 0.0);
 }
 
-static int install_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0) {
-		fprintf(stderr, PROG ": sigaction: %s\n", strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	struct flood_opts o;
@@ -914,7 +891,7 @@ int main(int argc, char **argv)
 
 	if (parse_args(argc, argv, &o) < 0)
 		return 2;
-	if (install_signals() < 0)
+	if (stop_on_signals(PROG) < 0)
 		return 1;
 	/* Pacing sleeps must end when asked, not 50 us later. */
 	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);

@@ -570,18 +570,8 @@ static int parse_only(const char *s, bool *wanted)
 	return 0;
 }
 
-static int parse_fill(const char *s, enum xsk_fill *out)
-{
-	if (strcmp(s, "testrun") == 0)
-		*out = FILL_TESTRUN;
-	else if (strcmp(s, "traffic") == 0)
-		*out = FILL_TRAFFIC;
-	else {
-		fprintf(stderr, PROG ": --xsk-fill: expected testrun or traffic, got '%s'\n", s);
-		return -1;
-	}
-	return 0;
-}
+/* In the order of enum xsk_fill. */
+static const char *const fill_names[] = { "testrun", "traffic", NULL };
 
 static int parse_args(int argc, char **argv, struct ua_opts *o)
 {
@@ -596,7 +586,7 @@ static int parse_args(int argc, char **argv, struct ua_opts *o)
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t v;
-	int c;
+	int c, choice;
 
 	memset(o, 0, sizeof(*o));
 	o->ops = DEFAULT_OPS;
@@ -624,8 +614,9 @@ static int parse_args(int argc, char **argv, struct ua_opts *o)
 			o->queue = (uint32_t)v;
 			break;
 		case 'f':
-			if (parse_fill(optarg, &o->fill) < 0)
+			if (parse_choice(PROG, "xsk-fill", optarg, fill_names, &choice) < 0)
 				return -1;
+			o->fill = (enum xsk_fill)choice;
 			break;
 		case 'h':
 			usage(stdout);
@@ -635,10 +626,8 @@ static int parse_args(int argc, char **argv, struct ua_opts *o)
 			return -1;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, PROG ": unexpected argument '%s'\n", argv[optind]);
+	if (no_arguments_left(PROG, argc, argv) < 0)
 		return -1;
-	}
 	return 0;
 }
 

@@ -29,7 +29,14 @@ from matplotlib.figure import Figure
 from analysis import figures, paper
 from analysis.model import Claim, ExperimentReport, Verdict
 from analysis.parsers import ParseError, parse_drop, parse_udp_flood, read_source
-from analysis.results import RunInfo, effective_status, read_params, read_status
+from analysis.results import (
+    RunInfo,
+    effective_status,
+    parameters_note,
+    read_params,
+    read_status,
+    status_note,
+)
 from analysis.stats import median
 
 NAME = "fig10_truncate"
@@ -235,16 +242,14 @@ def run_notes(
     """Method, parameters and recorded status."""
     notes = [METHOD]
     shown = ("payload_bytes", "rate_pps", "flood_threads", "seconds", "scale")
-    if described := ", ".join(f"{k}={params[k]}" for k in shown if k in params):
-        notes.append(f"Parameters: {described} (rate_pps=0: as fast as udp_flood can).")
+    notes.extend(parameters_note(params, shown, " (rate_pps=0: as fast as udp_flood can)"))
     if run.testbed == "local":
         notes.append(
             "Local testbed (veth): udp_flood, the veth's receive path (XDP included) and the "
             "socket's softirq share the load generator's CPU, the drop server has the other "
             "one; the paper offered 1.2 Mpps to a ConnectX-6. Compare points within the run."
         )
-    if status.get("reason"):
-        notes.append(f"status.json: {status.get('status', '?')}: {status['reason']}")
+    notes.extend(status_note(status))
     return notes
 
 
@@ -254,7 +259,7 @@ def figure(report: ExperimentReport, run: RunInfo) -> Figure | None:
     if not rows:
         return None
     testbed = figures.describe_testbed(run.testbed)
-    fig, only = figures.new_figure(width=11.0, height=4.2)
+    fig, only = figures.new_figure(width=11.0, height=5.2)
     only.remove()  # the house style, two panels
     absolute, relative = fig.subplots(1, 2)
     x = [row["reduction_pct"] for row in rows]
@@ -287,7 +292,8 @@ def figure(report: ExperimentReport, run: RunInfo) -> Figure | None:
     absolute.set_xlabel("payload reduction (%)")
     absolute.set_ylabel("drop-server throughput (kpps)")
     absolute.set_ylim(bottom=0)
-    absolute.legend(loc="lower left", fontsize=8)
+    # Below the panel: the measured and the paper's lines cross the whole x range.
+    absolute.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=8)
     zero = next((row["pps"] for row in rows if row["reduction_pct"] == 0), None)
     if zero:
         relative.plot(
@@ -304,7 +310,7 @@ def figure(report: ExperimentReport, run: RunInfo) -> Figure | None:
     relative.axhline(0, color="black", linewidth=0.8)
     relative.set_xlabel("payload reduction (%)")
     relative.set_ylabel("change against 0% (%)")
-    relative.legend(loc="best", fontsize=8)
+    relative.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=8)
     for ax in (absolute, relative):
         ax.set_xticks(px)
     fig.suptitle(

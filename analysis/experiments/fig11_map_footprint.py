@@ -40,7 +40,15 @@ from matplotlib.figure import Figure
 from analysis import figures, paper
 from analysis.model import Claim, ExperimentReport, Verdict
 from analysis.parsers import ParseError, read_source
-from analysis.results import RunInfo, effective_status, read_json, read_params, read_status
+from analysis.results import (
+    RunInfo,
+    effective_status,
+    parameters_note,
+    read_json,
+    read_params,
+    read_status,
+    status_note,
+)
 
 NAME = "fig11_map_footprint"
 TITLE = "Figure 11 — memory footprint of collections (throughput by number of flows)"
@@ -450,8 +458,7 @@ def common_notes(
         "threaded_napi",
         "scale",
     )
-    if described := ", ".join(f"{k}={params[k]}" for k in shown if k in params):
-        notes.append(f"Parameters: {described}.")
+    notes.extend(parameters_note(params, shown))
     perf = perf_status(exp_dir)
     notes.append(
         "Cache misses (perf stat): "
@@ -468,8 +475,7 @@ def common_notes(
         notes.append("Packets that found the hash map full (map too small): " + ", ".join(full))
     if run.testbed == "local":
         notes.append(LOCAL_NOTE)
-    if status.get("reason"):
-        notes.append(f"status.json: {status.get('status', '?')}: {status['reason']}")
+    notes.extend(status_note(status))
     return notes
 
 

@@ -31,7 +31,14 @@ from matplotlib.figure import Figure
 from analysis import figures, paper
 from analysis.model import Claim, ExperimentReport, Verdict
 from analysis.parsers import ParseError, parse_channel_bench, parse_udp_flood
-from analysis.results import RunInfo, effective_status, read_params, read_status
+from analysis.results import (
+    RunInfo,
+    effective_status,
+    parameters_note,
+    read_params,
+    read_status,
+    status_note,
+)
 from analysis.stats import median
 
 NAME = "fig13_user_channels"
@@ -329,8 +336,7 @@ def _run_notes(
     """Method, parameters, what differs on this testbed, and the recorded status."""
     notes = [METHOD]
     shown = ("duration_s", "payload_bytes", "slots", "wait", "rate_pps", "queue", "scale")
-    if described := ", ".join(f"{k}={params[k]}" for k in shown if k in params):
-        notes.append(f"Parameters: {described}.")
+    notes.extend(parameters_note(params, shown))
     notes.append(
         "Series 'testrun' is not the paper's setup: no NIC or link, the program runs on live "
         "frames built by BPF_PROG_TEST_RUN on a producer CPU of the DUT, so the consumer can "
@@ -349,8 +355,7 @@ def _run_notes(
             f"{SOURCE_BOUND_FRACTION:.0%} of the payloads that reached the channel): "
             + ", ".join(bound)
         )
-    if status.get("reason"):
-        notes.append(f"status.json: {status.get('status', '?')}: {status['reason']}")
+    notes.extend(status_note(status))
     return notes
 
 

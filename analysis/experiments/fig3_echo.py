@@ -23,7 +23,14 @@ from matplotlib.figure import Figure
 from analysis import figures, paper
 from analysis.model import Claim, ExperimentReport, Verdict
 from analysis.parsers import ParseError, parse_samples
-from analysis.results import RunInfo, effective_status, read_params, read_status
+from analysis.results import (
+    RunInfo,
+    effective_status,
+    parameters_note,
+    read_params,
+    read_status,
+    status_note,
+)
 from analysis.stats import summarize
 
 NAME = "fig3_echo"
@@ -174,16 +181,14 @@ def _run_notes(
     """Method, parameters and recorded status, as the report shows them."""
     notes = [METHOD]
     shown = ("payload_bytes", "requests", "warmup", "scale")
-    if described := ", ".join(f"{k}={params[k]}" for k in shown if k in params):
-        notes.append(f"Parameters: {described}.")
+    notes.extend(parameters_note(params, shown))
     if run.testbed == "local":
         notes.append(
             "Local testbed: veth pair between network namespaces on one VM. Absolute RTTs "
             "are not comparable with the paper's ConnectX-6 hardware; claims compare hooks "
             "within this run."
         )
-    if status.get("reason"):
-        notes.append(f"status.json: {status.get('status', '?')}: {status['reason']}")
+    notes.extend(status_note(status))
     return notes
 
 

@@ -41,7 +41,14 @@ from matplotlib.figure import Figure
 from analysis import figures, paper
 from analysis.model import Claim, ExperimentReport, Verdict
 from analysis.parsers import ParseError, read_source
-from analysis.results import RunInfo, effective_status, read_params, read_status
+from analysis.results import (
+    RunInfo,
+    effective_status,
+    parameters_note,
+    read_params,
+    read_status,
+    status_note,
+)
 from analysis.stats import iqr, median
 from analysis.tables import format_number
 
@@ -467,8 +474,7 @@ def run_notes(
         "payload_bytes",
         "scale",
     )
-    if described := ", ".join(f"{k}={params[k]}" for k in shown if k in params):
-        notes.append(f"Parameters: {described}.")
+    notes.extend(parameters_note(params, shown))
     if run.testbed == "local":
         notes.append(
             "Local testbed (veth): XDP native on a veth receives through NAPI and copies each "
@@ -476,8 +482,7 @@ def run_notes(
             "with other work; absolute times are not the paper's hardware. The socket row is "
             "user space (poll wake-up included); the kernel's socket queue is shown beside it."
         )
-    if status.get("reason"):
-        notes.append(f"status.json: {status.get('status', '?')}: {status['reason']}")
+    notes.extend(status_note(status))
     return notes
 
 

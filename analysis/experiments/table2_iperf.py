@@ -29,7 +29,14 @@ from matplotlib.figure import Figure
 from analysis import figures, paper
 from analysis.model import Claim, ExperimentReport, Verdict
 from analysis.parsers import ParseError, parse_iperf
-from analysis.results import RunInfo, effective_status, read_params, read_status
+from analysis.results import (
+    RunInfo,
+    effective_status,
+    parameters_note,
+    read_params,
+    read_status,
+    status_note,
+)
 from analysis.stats import median, summarize
 
 NAME = "table2_iperf"
@@ -221,8 +228,7 @@ def run_notes(
     """Method, parameters, where the receive work ran, and the recorded status."""
     notes = [METHOD]
     shown = ("streams", "seconds", "repetitions", "write_bytes", "scale")
-    if described := ", ".join(f"{k}={params[k]}" for k in shown if k in params):
-        notes.append(f"Parameters: {described}.")
+    notes.extend(parameters_note(params, shown))
     if params.get("softirq"):
         notes.append(f"Receive processing: {' '.join(str(params['softirq']).split())}.")
     if run.testbed == "local":
@@ -233,8 +239,7 @@ def run_notes(
             "its NAPI ring and converts every skb to an xdp_buff, copying the ones TCP still "
             "holds for retransmission, a cost a NIC driver's XDP does not have."
         )
-    if status.get("reason"):
-        notes.append(f"status.json: {status.get('status', '?')}: {status['reason']}")
+    notes.extend(status_note(status))
     return notes
 
 

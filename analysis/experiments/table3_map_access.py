@@ -27,7 +27,14 @@ from matplotlib.figure import Figure
 from analysis import figures, paper
 from analysis.model import Claim, ExperimentReport, Verdict
 from analysis.parsers import ParseError, parse_runner, read_source
-from analysis.results import RunInfo, effective_status, read_params, read_status
+from analysis.results import (
+    RunInfo,
+    effective_status,
+    parameters_note,
+    read_params,
+    read_status,
+    status_note,
+)
 from analysis.stats import summarize
 
 NAME = "table3_map_access"
@@ -235,8 +242,7 @@ def run_notes(
     """Method, parameters, the cost of the lookups alone, and the recorded status."""
     notes = [METHOD]
     shown = ("lookups", "runs", "rounds", "entries", "value_bytes", "cpu", "scale")
-    if described := ", ".join(f"{k}={params[k]}" for k in shown if k in params):
-        notes.append(f"Parameters: {described}.")
+    notes.extend(parameters_note(params, shown))
     if "stack" in medians:
         loop = medians["stack"]
         alone = ", ".join(
@@ -255,8 +261,7 @@ def run_notes(
             "so veth plays no part). Absolute times depend on the CPU and its frequency; "
             "the claims compare collections within this run."
         )
-    if status.get("reason"):
-        notes.append(f"status.json: {status.get('status', '?')}: {status['reason']}")
+    notes.extend(status_note(status))
     return notes
 
 

@@ -29,7 +29,14 @@ from matplotlib.figure import Figure
 from analysis import figures, paper
 from analysis.model import Claim, ExperimentReport, Verdict
 from analysis.parsers import ParseError, parse_user_access
-from analysis.results import RunInfo, effective_status, read_params, read_status
+from analysis.results import (
+    RunInfo,
+    effective_status,
+    parameters_note,
+    read_params,
+    read_status,
+    status_note,
+)
 from analysis.stats import summarize
 
 NAME = "table4_user_access"
@@ -274,8 +281,7 @@ def _run_notes(
     """Method, parameters, what differs on this testbed, and the recorded status."""
     notes = [METHOD]
     shown = ("ops", "repetitions", "cpu", "xsk_fill", "queue", "scale")
-    if described := ", ".join(f"{k}={params[k]}" for k in shown if k in params):
-        notes.append(f"Parameters: {described}.")
+    notes.extend(parameters_note(params, shown))
     if runs.possible_cpus:
         cpus = ", ".join(str(n) for n in sorted(runs.possible_cpus))
         notes.append(
@@ -287,8 +293,7 @@ def _run_notes(
             "Local testbed: a VM's syscall entry (hypervisor, mitigations) sets the syscall "
             "rows, and the AF_XDP socket on veth is in copy mode; compare rows within this run."
         )
-    if status.get("reason"):
-        notes.append(f"status.json: {status.get('status', '?')}: {status['reason']}")
+    notes.extend(status_note(status))
     return notes
 
 

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 #include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "args.h"
 
@@ -49,4 +51,31 @@ int parse_int(const char *prog, const char *opt, const char *s,
 		return -1;
 	*out = (int)v;
 	return 0;
+}
+
+int no_arguments_left(const char *prog, int argc, char **argv)
+{
+	if (optind < argc) {
+		fprintf(stderr, "%s: unexpected argument '%s'\n", prog, argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+int parse_choice(const char *prog, const char *opt, const char *s,
+		 const char *const *names, int *out)
+{
+	int i, n;
+
+	for (n = 0; names[n]; n++) {
+		if (strcmp(s, names[n]) == 0) {
+			*out = n;
+			return 0;
+		}
+	}
+	fprintf(stderr, "%s: --%s: expected ", prog, opt);
+	for (i = 0; i < n; i++)
+		fprintf(stderr, "%s%s", names[i], i + 2 < n ? ", " : i + 1 < n ? " or " : "");
+	fprintf(stderr, ", got '%s'\n", s);
+	return -1;
 }

@@ -16,4 +16,13 @@ int parse_u64(const char *prog, const char *opt, const char *s,
 int parse_int(const char *prog, const char *opt, const char *s,
 	      int min, int max, int *out);
 
+/* Stores in @out the index of @s in the NULL-terminated @names and returns 0,
+ * or returns -1 after printing "<prog>: --<opt>: expected a, b or c, got 's'". */
+int parse_choice(const char *prog, const char *opt, const char *s,
+		 const char *const *names, int *out);
+
+/* Returns 0 when getopt consumed every argument, or -1 after naming the
+ * first one left over. */
+int no_arguments_left(const char *prog, int argc, char **argv);
+
 #endif

@@ -30,9 +30,6 @@ def ansible_env() -> dict[str, str]:
         ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
         PATH=f"{BIN}:{os.environ['PATH']}",
         ANSIBLE_NOCOLOR="1",
-        # ansible-runner sets this variable for its own callback, which hides
-        # ansible.cfg's callback_plugins; it appends its folder to ours.
-        ANSIBLE_CALLBACK_PLUGINS=str(REPO / "plugins" / "callback"),
     )
 
 
