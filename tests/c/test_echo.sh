@@ -19,8 +19,9 @@
 # Environment: TB_BUILD (build dir, /tmp/tb_build), TB_COUNT (samples per
 # hook, 2000), TB_SERVER_CPU (1), TB_CLIENT_CPU (0).
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$(dirname "$0")/lib.sh"
 
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${TB_BUILD:-/tmp/tb_build}
 COUNT=${TB_COUNT:-2000}
 WARMUP=200
@@ -33,6 +34,7 @@ IF_C=tba0
 IF_S=tbb0
 IP_C=10.77.0.1
 IP_S=10.77.0.2
+NETNS=("$NS_C" "$NS_S")
 PORT=9000
 CLIENT_PORT=7000
 
@@ -41,61 +43,22 @@ CLIENT_PORT=7000
 BPFFS=/run/tb_bpffs
 BIN=$BUILD/bin
 OBJ=$BUILD/bpf
-WORK=""
 SERVER_PID=""
 SERVED=""
 PASSED=""
 declare -A MEDIAN
 
-log() { printf '== %s\n' "$*"; }
-fail() {
-	printf 'FAIL: %s\n' "$*" >&2
-	exit 1
-}
-
 cleanup() {
 	set +e
-	if [[ -n $SERVER_PID ]]; then
-		kill "$SERVER_PID" 2>/dev/null
-		wait "$SERVER_PID" 2>/dev/null
-	fi
+	stop_pid "$SERVER_PID"
 	# Deleting the namespaces detaches the XDP and TC programs with them.
-	ip netns del "$NS_C" 2>/dev/null
-	ip netns del "$NS_S" 2>/dev/null
-	# Unmounting the last mount of a bpffs drops every pin on it.
-	mountpoint -q "$BPFFS" && umount "$BPFFS"
-	rmdir "$BPFFS" 2>/dev/null
-	[[ -n $WORK ]] && rm -rf "$WORK"
-}
-
-preflight() {
-	[[ $(id -u) -eq 0 ]] || fail "run as root (namespaces, XDP, TC need it)"
-	local tool
-	for tool in ip tc bpftool ethtool make clang gcc; do
-		command -v "$tool" >/dev/null || fail "$tool is not installed"
-	done
-	# Leftovers of an interrupted run are ours by name: remove them.
-	ip netns del "$NS_C" 2>/dev/null || true
-	ip netns del "$NS_S" 2>/dev/null || true
-}
-
-build() {
-	log "build into $BUILD"
-	make -s -C "$ROOT/bpf_src" BUILD="$BUILD" >/dev/null ||
-		fail "make -C bpf_src failed"
+	remove_netns "${NETNS[@]}"
+	umount_bpffs "$BPFFS"
+	remove_work
 }
 
 setup_netns() {
-	log "namespaces $NS_C ($IP_C) and $NS_S ($IP_S)"
-	ip netns add "$NS_C"
-	ip netns add "$NS_S"
-	ip link add "$IF_C" netns "$NS_C" type veth peer name "$IF_S" netns "$NS_S"
-	ip -n "$NS_C" addr add "$IP_C/24" dev "$IF_C"
-	ip -n "$NS_S" addr add "$IP_S/24" dev "$IF_S"
-	ip -n "$NS_C" link set lo up
-	ip -n "$NS_S" link set lo up
-	ip -n "$NS_C" link set "$IF_C" up
-	ip -n "$NS_S" link set "$IF_S" up
+	setup_veth_pair "$NS_C" "$IF_C" "$IP_C" "$NS_S" "$IF_S" "$IP_S"
 	# With checksum offload a veth leaves the UDP checksum unfinished
 	# (CHECKSUM_PARTIAL). An XDP reply is rebuilt as a plain frame, so the
 	# client would drop it as corrupt. A NIC finishes checksums on the
@@ -103,23 +66,13 @@ setup_netns() {
 	ip netns exec "$NS_C" ethtool -K "$IF_C" tx off >/dev/null
 }
 
-setup_bpffs() {
-	mkdir -p "$BPFFS"
-	mountpoint -q "$BPFFS" || mount -t bpf bpf "$BPFFS"
-}
-
 # Start echo_server in the server namespace and wait for its "ready".
 start_server() {
-	local out=$WORK/server.out i
+	local out=$WORK/server.out
 	ip netns exec "$NS_S" "$BIN/echo_server" --addr "$IP_S" --port "$PORT" \
 		--cpu "$SERVER_CPU" "$@" >"$out" 2>&1 &
 	SERVER_PID=$!
-	for i in $(seq 50); do
-		grep -qx ready "$out" && return 0
-		kill -0 "$SERVER_PID" 2>/dev/null || fail "echo_server died: $(cat "$out")"
-		sleep 0.1
-	done
-	fail "echo_server did not print 'ready'"
+	wait_ready echo_server "$SERVER_PID" "$out"
 }
 
 # Stop the server with SIGTERM; sets SERVED to the packets user space
@@ -158,12 +111,6 @@ run_client() {
 	return 0
 }
 
-# Little-endian bytes of a u32, as bpftool wants map values.
-u32le() {
-	local v=$1
-	echo "$((v & 255)) $((v >> 8 & 255)) $((v >> 16 & 255)) $((v >> 24 & 255))"
-}
-
 # The id of the echo_config map used by program id $1. Looking it up by
 # name alone could pick another loaded copy of the same object. (No
 # `bpftool | grep -q` here: with pipefail, grep quitting early makes
@@ -183,6 +130,7 @@ config_map_of() {
 
 # Write {port, ifindex} into the echo_config map with id $1.
 configure() {
+	# shellcheck disable=SC2046 # u32le's bytes: one word each
 	bpftool map update id "$1" key 0 0 0 0 value $(u32le "$2") $(u32le "$3")
 }
 
@@ -254,6 +202,7 @@ test_sk_skb() {
 	# Attach before the server inserts its sockets: sockets take the map's
 	# programs when they are inserted.
 	bpftool prog attach pinned "$pins/prog" stream_verdict pinned "$pins/echo_sockmap"
+	# shellcheck disable=SC2046 # u32le's bytes: one word each
 	bpftool map update pinned "$pins/echo_config" key 0 0 0 0 \
 		value $(u32le "$PORT") $(u32le 0)
 	start_server --sockmap "$pins/echo_sockmap" --peer "$IP_C:$CLIENT_PORT"
@@ -282,14 +231,12 @@ report() {
 }
 
 main() {
-	preflight
-	trap cleanup EXIT
-	trap 'exit 130' INT TERM
-	WORK=$(mktemp -d)
-	build
+	preflight "namespaces, XDP, TC need it" ip tc bpftool ethtool make clang gcc
+	begin
+	build_bpf_src "$BUILD"
 	test_cli_errors
 	setup_netns
-	setup_bpffs
+	mount_bpffs "$BPFFS"
 	test_socket
 	test_xdp
 	test_tc

@@ -25,8 +25,9 @@
 # Environment: TH_BUILD (build dir, default: a temporary one), TH_SERVER_CPU
 # (1), TH_LOAD_CPU (0).
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$(dirname "$0")/lib.sh"
 
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 SERVER_CPU=${TH_SERVER_CPU:-1}
 LOAD_CPU=${TH_LOAD_CPU:-0}
 
@@ -36,6 +37,7 @@ IF_L=tha0
 IF_S=thb0
 IP_L=10.78.0.1
 IP_S=10.78.0.2
+NETNS=("$NS_L" "$NS_S")
 IPERF_PORT=8080
 REACH_PORT=3131
 DROP_PORT=8081
@@ -48,54 +50,27 @@ CGROUP_NAME=th_hooks
 CGROUP_MNT=""		# set when we mount cgroup2 ourselves
 CGROUP=""
 BUILD=""
-WORK=""
 PIDS=()
 STATS_BEFORE=""
 
-log() { printf '== %s\n' "$*"; }
-fail() {
-	printf 'FAIL: %s\n' "$*" >&2
-	exit 1
-}
-
 cleanup() {
 	set +e
-	local pid
-	for pid in "${PIDS[@]}"; do
-		kill "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	done
+	stop_pid "${PIDS[@]}"
 	# Namespaces take their XDP and TC attachments with them.
-	ip netns del "$NS_L" 2>/dev/null
-	ip netns del "$NS_S" 2>/dev/null
+	remove_netns "${NETNS[@]}"
 	if [[ -n $CGROUP && -d $CGROUP ]]; then
 		bpftool cgroup detach "$CGROUP" sock_ops pinned "$BPFFS/pass/sockops_insert" 2>/dev/null
 		rmdir "$CGROUP"
 	fi
 	[[ -n $CGROUP_MNT ]] && umount "$CGROUP_MNT" && rmdir "$CGROUP_MNT"
-	# The last mount of a bpffs going away drops every pin on it.
-	mountpoint -q "$BPFFS" && umount "$BPFFS"
-	rmdir "$BPFFS" 2>/dev/null
+	umount_bpffs "$BPFFS"
 	[[ -n $STATS_BEFORE ]] && sysctl -qw kernel.bpf_stats_enabled="$STATS_BEFORE"
-	[[ -n $WORK ]] && rm -rf "$WORK"
-}
-
-preflight() {
-	[[ $(id -u) -eq 0 ]] || fail "run as root (namespaces, eBPF and cgroups need it)"
-	local tool
-	for tool in ip tc bpftool iperf make clang gcc nstat findmnt; do
-		command -v "$tool" >/dev/null || fail "$tool is not installed"
-	done
-	# Leftovers of an interrupted run are ours by name.
-	ip netns del "$NS_L" 2>/dev/null || true
-	ip netns del "$NS_S" 2>/dev/null || true
+	remove_work
 }
 
 build() {
 	BUILD=${TH_BUILD:-$WORK/build}
-	log "build into $BUILD"
-	make -s -C "$ROOT/bpf_src" BUILD="$BUILD" >"$WORK/build.log" 2>&1 ||
-		fail "make -C bpf_src failed: $(tail -n 20 "$WORK/build.log")"
+	build_bpf_src "$BUILD" "$WORK/build.log"
 }
 
 BIN() { echo "$BUILD/bin/$1"; }
@@ -124,22 +99,8 @@ test_cli() {
 	refuses "$(BIN hook_timer)" --hooks tc
 }
 
-setup_netns() {
-	log "namespaces $NS_L ($IP_L) and $NS_S ($IP_S)"
-	ip netns add "$NS_L"
-	ip netns add "$NS_S"
-	ip link add "$IF_L" netns "$NS_L" type veth peer name "$IF_S" netns "$NS_S"
-	ip -n "$NS_L" addr add "$IP_L/24" dev "$IF_L"
-	ip -n "$NS_S" addr add "$IP_S/24" dev "$IF_S"
-	ip -n "$NS_L" link set lo up
-	ip -n "$NS_S" link set lo up
-	ip -n "$NS_L" link set "$IF_L" up
-	ip -n "$NS_S" link set "$IF_S" up
-}
-
 setup_bpf() {
-	mkdir -p "$BPFFS"
-	mountpoint -q "$BPFFS" || mount -t bpf bpf "$BPFFS"
+	mount_bpffs "$BPFFS"
 	STATS_BEFORE=$(sysctl -n kernel.bpf_stats_enabled)
 	sysctl -qw kernel.bpf_stats_enabled=1
 }
@@ -159,12 +120,6 @@ setup_cgroup() {
 	mkdir -p "$CGROUP"
 }
 
-# Little-endian bytes of a u32, as bpftool wants keys and values.
-u32le() {
-	local v=$1
-	echo "$((v & 255)) $((v >> 8 & 255)) $((v >> 16 & 255)) $((v >> 24 & 255))"
-}
-
 # run_cnt of the program pinned at $1 (bpftool leaves it out while 0).
 run_cnt() {
 	local n
@@ -175,18 +130,13 @@ run_cnt() {
 # Start "$@" in the server namespace, output in $WORK/$name.out, and wait
 # for its "ready".
 start_server() {
-	local name=$1 i
+	local name=$1
 	shift
 	# Created here, so that the first look for "ready" finds a file.
 	: >"$WORK/$name.out"
 	ip netns exec "$NS_S" "$@" >"$WORK/$name.out" 2>&1 &
 	PIDS+=($!)
-	for i in $(seq 50); do
-		grep -qx ready "$WORK/$name.out" && return 0
-		kill -0 "${PIDS[-1]}" 2>/dev/null || fail "$name died: $(cat "$WORK/$name.out")"
-		sleep 0.1
-	done
-	fail "$name did not print 'ready'"
+	wait_ready "$name" "${PIDS[-1]}" "$WORK/$name.out"
 }
 
 # Wait for the last started server to exit by itself; fail on non-zero.
@@ -211,8 +161,7 @@ start_iperf_server() {
 
 # Stop the last started process; its exit status is not ours to judge.
 kill_last() {
-	kill "${PIDS[-1]}" 2>/dev/null || true
-	wait "${PIDS[-1]}" 2>/dev/null || true
+	stop_pid "${PIDS[-1]}"
 	unset 'PIDS[-1]'
 }
 
@@ -263,6 +212,7 @@ test_table2() {
 	# they are inserted.
 	bpftool prog attach pinned "$pins/sk_skb_pass" sk_skb_stream_verdict \
 		pinned "$pins/maps/pass_sockmap"
+	# shellcheck disable=SC2046 # u32le's bytes: one word each
 	bpftool map update pinned "$pins/maps/pass_config" key 0 0 0 0 \
 		value $(u32le "$IPERF_PORT")
 	bpftool cgroup attach "$CGROUP" sock_ops pinned "$pins/sockops_insert"
@@ -286,6 +236,7 @@ test_table1() {
 	load reach_stamp reach
 	# Port, then the server's address (bytes in network order): the
 	# socket tracepoint sees every socket on the machine.
+	# shellcheck disable=SC2046 # u32le's bytes: one word each
 	bpftool map update pinned "$pins/maps/reach_config" key 0 0 0 0 \
 		value $(u32le "$REACH_PORT") ${IP_S//./ }
 	bpftool prog attach pinned "$pins/sk_skb_reach" sk_skb_stream_verdict \
@@ -339,6 +290,7 @@ test_figure10() {
 	log "(4) Figure 10: truncation in XDP"
 	local pins=$BPFFS/trunc
 	load truncate trunc
+	# shellcheck disable=SC2046 # u32le's bytes: one word each
 	bpftool map update pinned "$pins/maps/truncate_config" key 0 0 0 0 \
 		value $(u32le "$DROP_PORT")
 	ip -n "$NS_S" link set dev "$IF_S" xdpdrv pinned "$pins/xdp_truncate"
@@ -346,6 +298,7 @@ test_figure10() {
 	drop_run --size "$PAYLOAD"
 	[[ $TOTAL_BYTES -eq $((TOTAL_PKTS * PAYLOAD)) ]] ||
 		fail "size 0 (off) changed payloads: $TOTAL_BYTES bytes for $TOTAL_PKTS packets"
+	# shellcheck disable=SC2046 # u32le's bytes: one word each
 	bpftool map update pinned "$pins/maps/size_map" key 0 0 0 0 value $(u32le "$TRUNC_SIZE")
 	drop_run --size "$PAYLOAD"
 	[[ $TOTAL_BYTES -eq $((TOTAL_PKTS * TRUNC_SIZE)) ]] ||
@@ -371,13 +324,12 @@ test_flows() {
 }
 
 main() {
-	preflight
-	trap cleanup EXIT
-	trap 'exit 130' INT TERM
-	WORK=$(mktemp -d)
+	preflight "namespaces, eBPF and cgroups need it" \
+		ip tc bpftool iperf make clang gcc nstat findmnt
+	begin
 	build
 	test_cli
-	setup_netns
+	setup_veth_pair "$NS_L" "$IF_L" "$IP_L" "$NS_S" "$IF_S" "$IP_S"
 	setup_bpf
 	setup_cgroup
 	test_table2

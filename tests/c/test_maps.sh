@@ -22,8 +22,9 @@
 # collection, 20), TM_WINDOW (seconds of each rate window, 2), TM_DUT_CPU (1),
 # TM_GEN_CPU (0).
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$(dirname "$0")/lib.sh"
 
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${TM_BUILD:-/tmp/tm_build}
 RUNS=${TM_RUNS:-20}
 WINDOW=${TM_WINDOW:-2}
@@ -36,6 +37,7 @@ IF_G=tma0
 IF_D=tmb0
 IP_G=10.79.0.1
 IP_D=10.79.0.2
+NETNS=("$NS_G" "$NS_D")
 PORT=8080
 OTHER_PORT=8081
 FLOWS=900
@@ -47,37 +49,15 @@ FRAME=60
 LOOKUPS=100000
 
 BIN=$BUILD/bin
-WORK=""
 GEN_PID=""
 declare -A NS_PER_ACCESS PPS
 
-log() { printf '== %s\n' "$*"; }
-fail() {
-	printf 'FAIL: %s\n' "$*" >&2
-	exit 1
-}
-
 cleanup() {
 	set +e
-	if [[ -n $GEN_PID ]]; then
-		kill "$GEN_PID" 2>/dev/null
-		wait "$GEN_PID" 2>/dev/null
-	fi
+	stop_pid "$GEN_PID"
 	# Deleting the namespaces takes the veth pair and its XDP program.
-	ip netns del "$NS_G" 2>/dev/null
-	ip netns del "$NS_D" 2>/dev/null
-	[[ -n $WORK ]] && rm -rf "$WORK"
-}
-
-preflight() {
-	[[ $(id -u) -eq 0 ]] || fail "run as root (BPF_PROG_TEST_RUN, namespaces, XDP need it)"
-	local tool
-	for tool in ip bpftool jq python3 make clang gcc taskset pgrep; do
-		command -v "$tool" >/dev/null || fail "$tool is not installed"
-	done
-	# Leftovers of an interrupted run are ours by name: remove them.
-	ip netns del "$NS_G" 2>/dev/null || true
-	ip netns del "$NS_D" 2>/dev/null || true
+	remove_netns "${NETNS[@]}"
+	remove_work
 }
 
 # flow_counter variant $1 (ARRAY, HASH, LRU, NONE) is built in its own
@@ -85,9 +65,7 @@ preflight() {
 variant_dir() { echo "$BUILD/flow_${1,,}"; }
 
 build() {
-	log "build into $BUILD"
-	make -s -C "$ROOT/bpf_src" BUILD="$BUILD" >/dev/null ||
-		fail "make -C bpf_src failed"
+	build_bpf_src "$BUILD"
 	local kind dir
 	for kind in ARRAY HASH LRU NONE; do
 		dir=$(variant_dir "$kind")
@@ -134,7 +112,7 @@ run_runner() {
 }
 
 # ns_per_access=X of a summary line.
-ns_of() { sed 's/.*ns_per_access=//' <<<"$1"; }
+ns_of() { echo "${1##*ns_per_access=}"; }
 
 # 0 (true) when decimal $1 < decimal $2.
 less_than() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
@@ -164,21 +142,10 @@ test_runner() {
 }
 
 setup_netns() {
-	log "namespaces $NS_G ($IP_G) and $NS_D ($IP_D)"
-	ip netns add "$NS_G"
-	ip netns add "$NS_D"
-	ip link add "$IF_G" netns "$NS_G" type veth peer name "$IF_D" netns "$NS_D"
-	ip -n "$NS_G" addr add "$IP_G/24" dev "$IF_G"
-	ip -n "$NS_D" addr add "$IP_D/24" dev "$IF_D"
-	ip -n "$NS_G" link set lo up
-	ip -n "$NS_D" link set lo up
-	ip -n "$NS_G" link set "$IF_G" up
-	ip -n "$NS_D" link set "$IF_D" up
+	setup_veth_pair "$NS_G" "$IF_G" "$IP_G" "$NS_D" "$IF_D" "$IP_D"
 	# A static neighbour: datagrams sent while ARP is pending would be
 	# queued or dropped, and the counts below must be exact.
-	local mac
-	mac=$(ip -n "$NS_D" -j link show dev "$IF_D" | jq -r '.[0].address')
-	ip -n "$NS_G" neigh replace "$IP_D" lladdr "$mac" dev "$IF_G" nud permanent
+	static_neigh "$NS_G" "$IF_G" "$IP_D" "$NS_D" "$IF_D"
 }
 
 # A throw-away sender: one socket per flow (source ports 20000...), round
@@ -359,10 +326,9 @@ report() {
 }
 
 main() {
-	preflight
-	trap cleanup EXIT
-	trap 'exit 130' INT TERM
-	WORK=$(mktemp -d)
+	preflight "BPF_PROG_TEST_RUN, namespaces, XDP need it" \
+		ip bpftool jq python3 make clang gcc taskset pgrep
+	begin
 	build
 	test_runner_cli
 	test_runner

@@ -24,8 +24,9 @@
 # seconds, 2), TU_GEN_CPU (0), TU_DUT_CPU (1), TU_KEEP_BUILD (set: keep the
 # build dir and print its path).
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$(dirname "$0")/lib.sh"
 
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OPS=${TU_OPS:-20000}
 DURATION=${TU_DURATION:-2}
 GEN_CPU=${TU_GEN_CPU:-0}
@@ -37,61 +38,32 @@ IF_GEN=tua0
 IF_DUT=tub0
 IP_GEN=10.80.0.1
 IP_DUT=10.80.0.2
+NETNS=("$NS_GEN" "$NS_DUT")
 PORT=8080
 # UDP payload bytes per datagram: the channels move 64-byte payloads.
 SIZE=64
 # The shared-memory channels must beat the syscalls by at least this.
 MIN_RATIO=5
 
-WORK=""
 BIN=""
 GEN_PID=""
 BENCH_PID=""
-
-log() { printf '== %s\n' "$*"; }
-fail() {
-	printf 'FAIL: %s\n' "$*" >&2
-	exit 1
-}
-
-stop_pid() {
-	local pid=$1
-	[[ -n $pid ]] || return 0
-	kill "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-}
 
 cleanup() {
 	set +e
 	stop_pid "$BENCH_PID"
 	stop_pid "$GEN_PID"
 	# Deleting the namespaces also removes anything still attached.
-	ip netns del "$NS_GEN" 2>/dev/null
-	ip netns del "$NS_DUT" 2>/dev/null
-	if [[ -n $WORK ]]; then
-		if [[ -n ${TU_KEEP_BUILD:-} ]]; then
-			echo "build kept in $WORK/build"
-		else
-			rm -rf "$WORK"
-		fi
+	remove_netns "${NETNS[@]}"
+	if [[ -n $WORK && -n ${TU_KEEP_BUILD:-} ]]; then
+		echo "build kept in $WORK/build"
+	else
+		remove_work
 	fi
 }
 
-preflight() {
-	[[ $(id -u) -eq 0 ]] || fail "run as root (namespaces and XDP need it)"
-	local tool
-	for tool in ip make clang gcc bpftool; do
-		command -v "$tool" >/dev/null || fail "$tool is not installed"
-	done
-	# Leftovers of an interrupted run are ours by name: remove them.
-	ip netns del "$NS_GEN" 2>/dev/null || true
-	ip netns del "$NS_DUT" 2>/dev/null || true
-}
-
 build() {
-	log "build into $WORK/build"
-	make -s -C "$ROOT/bpf_src" BUILD="$WORK/build" >"$WORK/make.log" 2>&1 ||
-		fail "make -C bpf_src failed: $(tail -n 20 "$WORK/make.log")"
+	build_bpf_src "$WORK/build" "$WORK/make.log"
 	BIN=$WORK/build/bin
 	local tool
 	for tool in user_access channel_bench; do
@@ -129,24 +101,11 @@ test_cli_errors() {
 }
 
 setup_netns() {
-	log "namespaces $NS_GEN ($IP_GEN) and $NS_DUT ($IP_DUT)"
-	ip netns add "$NS_GEN"
-	ip netns add "$NS_DUT"
-	ip link add "$IF_GEN" netns "$NS_GEN" type veth peer name "$IF_DUT" netns "$NS_DUT"
-	ip -n "$NS_GEN" addr add "$IP_GEN/24" dev "$IF_GEN"
-	ip -n "$NS_DUT" addr add "$IP_DUT/24" dev "$IF_DUT"
-	local ns
-	for ns in "$NS_GEN" "$NS_DUT"; do
-		ip -n "$ns" link set lo up
-	done
-	ip -n "$NS_GEN" link set "$IF_GEN" up
-	ip -n "$NS_DUT" link set "$IF_DUT" up
+	setup_veth_pair "$NS_GEN" "$IF_GEN" "$IP_GEN" "$NS_DUT" "$IF_DUT" "$IP_DUT"
 	# ua_to_xsk (user_access --xsk-fill traffic) takes every frame of the
 	# queue, ARP included: give the sender a static neighbour entry so it
 	# never waits for a reply that cannot come.
-	local mac
-	mac=$(ip -n "$NS_DUT" -o link show dev "$IF_DUT" | grep -o 'link/ether [0-9a-f:]*' | cut -d' ' -f2)
-	ip -n "$NS_GEN" neigh replace "$IP_DUT" lladdr "$mac" dev "$IF_GEN" nud permanent
+	static_neigh "$NS_GEN" "$IF_GEN" "$IP_DUT" "$NS_DUT" "$IF_DUT"
 }
 
 # Start UDP traffic from tu_a to tub0 for $1 seconds: the project's
@@ -308,11 +267,11 @@ test_channels_testrun() {
 
 # Start channel_bench $1 for long in the background; wait until attached.
 start_long_bench() {
-	local ch=$1 i
+	local ch=$1
 	ip netns exec "$NS_DUT" "$BIN/channel_bench" --channel "$ch" --ifname "$IF_DUT" \
 		--duration 60 --cpu "$DUT_CPU" >"$WORK/long.out" 2>&1 &
 	BENCH_PID=$!
-	for i in $(seq 50); do
+	for _ in $(seq 50); do
 		ip -n "$NS_DUT" -d link show dev "$IF_DUT" | grep -q 'prog/xdp' && return 0
 		sleep 0.1
 	done
@@ -339,10 +298,8 @@ test_signals() {
 }
 
 main() {
-	preflight
-	trap cleanup EXIT
-	trap 'exit 130' INT TERM
-	WORK=$(mktemp -d)
+	preflight "namespaces and XDP need it" ip make clang gcc bpftool
+	begin
 	build
 	test_cli_errors
 	setup_netns
