@@ -66,6 +66,7 @@ FORMATS: dict[str, tuple[Extractor, str]] = {
         lambda t, _: parsers.parse_mutilate_save(t),
         "Mutilate --save latency per request (µs)",
     ),
+    "mc-load": (lambda t, _: np.array([parsers.parse_mc_load(t).rps]), "mc_load requests/s"),
     "dmesg": (_dmesg_values, "'It takes N to reach HOOK' (ns), one hook"),
     "runner": (lambda t, _: parsers.parse_runner(t), "'benchmark res: X' per run"),
     "drop": (lambda t, _: parsers.parse_drop(t), "'throughput: N (pps)' per second"),

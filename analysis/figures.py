@@ -11,6 +11,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -157,6 +158,19 @@ class BarSeries:
     hatch: str = ""
     marks: Mapping[str, float] | None = None
     marks_label: str = ""
+
+
+def measured_bars(
+    table: Sequence[Mapping[str, Any]], key: str, value: str, error: str, testbed: str
+) -> BarSeries:
+    """This run's series from a report's table: ``row[value] ± row[error]`` for each
+    ``row[key]``; rows without a value are left out (drawn as "no data")."""
+    measured = [row for row in table if row[value] is not None]
+    return BarSeries(
+        label=f"this run: {describe_testbed(testbed)} (median ± range)",
+        values={row[key]: row[value] for row in measured},
+        errors={row[key]: row[error] for row in measured},
+    )
 
 
 def category_bars(

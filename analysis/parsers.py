@@ -476,3 +476,45 @@ def parse_udp_flood(source: Source) -> FloodReport:
         raise ParseError("no 'sent: N packets in T s (R pps)' line found")
     packets, seconds, pps = found[-1]
     return FloodReport(packets=int(packets), seconds=float(seconds), pps=float(pps))
+
+
+# --- Memcached load generator ----------------------------------------------------------
+
+_MC_LOAD_TOTAL = re.compile(
+    r"^total: requests (\d+) replies (\d+) hits (\d+) misses (\d+) lost (\d+) errors (\d+)"
+    r" seconds (\d+(?:\.\d+)?)",
+    re.MULTILINE,
+)
+
+
+@dataclass(frozen=True)
+class McLoadRun:
+    """``mc_load``'s totals over its measured seconds (warm-up excluded).
+
+    ``hits``: replies carrying the value asked for; ``misses``: replies without one
+    (``END`` only); ``lost``: requests never answered within the timeout.
+    """
+
+    requests: int
+    replies: int
+    hits: int
+    misses: int
+    lost: int
+    errors: int
+    seconds: float
+
+    @property
+    def rps(self) -> float:
+        """Completed requests per second, Mutilate's ``Total QPS``."""
+        return self.replies / self.seconds if self.seconds > 0 else 0.0
+
+
+def parse_mc_load(source: Source) -> McLoadRun:
+    """``mc_load`` output: per-second lines, then one ``total: ...`` line (the last counts)."""
+    found = _MC_LOAD_TOTAL.findall(read_source(source))
+    if not found:
+        raise ParseError(
+            "no 'total: requests N replies M hits H misses X lost L errors E seconds S' line"
+        )
+    *counts, seconds = found[-1]
+    return McLoadRun(*(int(c) for c in counts), seconds=float(seconds))

@@ -102,12 +102,19 @@ def status_note(status: Mapping[str, object]) -> list[str]:
     return [f"status.json: {status.get('status', '?')}: {status['reason']}"]
 
 
+def _field(facts: Mapping[str, Any], name: str, key: str) -> Any:
+    """``facts[name][key]`` when host_facts recorded a section, ``facts[name]`` when it
+    recorded a plain value (older runs), else None."""
+    value = facts.get(name)
+    return value.get(key) if isinstance(value, Mapping) else value
+
+
 def provenance_notes(exp_dir: Path) -> list[str]:
     """One line per host: kernel, CPU and the measurement method it used."""
     notes = []
     for host, facts in read_hosts(exp_dir).items():
-        kernel = facts.get("kernel") or facts.get("kernel_release") or "?"
-        cpu = facts.get("cpu_model") or facts.get("cpu") or "?"
+        kernel = _field(facts, "kernel", "release") or facts.get("kernel_release") or "?"
+        cpu = facts.get("cpu_model") or _field(facts, "cpu", "model") or "?"
         method = facts.get("method") or "not recorded"
         notes.append(f"{host}: kernel {kernel}, CPU {cpu}; method: {method}")
     return notes or ["no hosts/*.json: kernel and method not recorded"]

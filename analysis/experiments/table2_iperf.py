@@ -249,12 +249,7 @@ def figure(report: ExperimentReport, run: RunInfo) -> Figure | None:
         return None
     order = [row["hook"] for row in report.table]
     testbed = figures.describe_testbed(run.testbed)
-    measured = [row for row in report.table if row["median_gbps"] is not None]
-    ours = figures.BarSeries(
-        label=f"this run: {testbed} (median \u00b1 range)",
-        values={row["hook"]: row["median_gbps"] for row in measured},
-        errors={row["hook"]: row["range_gbps"] for row in measured},
-    )
+    ours = figures.measured_bars(report.table, "hook", "median_gbps", "range_gbps", run.testbed)
     reference = figures.BarSeries(
         label=f"paper ({paper.TESTBED_LABEL}, median \u00b1 range)",
         values={h: paper.TABLE2_MEDIAN_GBPS.get(PAPER_KEY.get(h, h)) for h in order},

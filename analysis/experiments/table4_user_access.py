@@ -303,12 +303,7 @@ def figure(report: ExperimentReport, run: RunInfo) -> Figure | None:
         return None
     order = [row["collection"] for row in report.table]
     testbed = figures.describe_testbed(run.testbed)
-    measured = [row for row in report.table if row["median_ns"] is not None]
-    ours = figures.BarSeries(
-        label=f"this run: {testbed} (median ± range)",
-        values={row["collection"]: row["median_ns"] for row in measured},
-        errors={row["collection"]: row["range_ns"] for row in measured},
-    )
+    ours = figures.measured_bars(report.table, "collection", "median_ns", "range_ns", run.testbed)
     reference = figures.BarSeries(
         label=f"paper ({paper.TESTBED_LABEL})",
         values={c: paper_ns(c) for c in order},

@@ -15,7 +15,9 @@ REPO = Path(__file__).resolve().parents[2]
 # test_user.sh is left to `bash tests/c/test_user.sh`: binding an AF_XDP socket to a
 # veth queue fails now and then on this VM (seen while other namespaces were busy),
 # and a suite that fails by chance proves nothing.
-SCRIPTS = [REPO / "tests" / "c" / f"test_{name}.sh" for name in ("echo", "hooks", "maps")]
+SCRIPTS = [
+    REPO / "tests" / "c" / f"test_{name}.sh" for name in ("echo", "hooks", "maps", "memcached")
+]
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda path: path.stem)

@@ -269,3 +269,21 @@ def test_cli_report_prints_path_and_one_line_per_row(tmp_path: Path) -> None:
     assert lines[1] == "fig3_echo [complete]"
     rows = [line for line in lines if line.startswith("  ") and "median_us=" in line]
     assert [row.split(":")[0].strip() for row in rows] == HOOKS
+
+
+def test_provenance_notes_read_the_sections_of_host_facts(tmp_path: Path) -> None:
+    from analysis.results import provenance_notes
+
+    hosts = tmp_path / "hosts"
+    hosts.mkdir()
+    facts = {
+        "kernel": {"release": "6.18.44", "config": {"CONFIG_BPF_LSM": "y"}},
+        "cpu": {"model": "Xeon Silver 4310", "online": "0-1"},
+        "method": "stamp",
+    }
+    (hosts / "local-dut.json").write_text(json.dumps(facts), encoding="utf-8")
+    (hosts / "old.json").write_text(json.dumps({"kernel": "5.15.0", "cpu": "EPYC"}), "utf-8")
+    assert provenance_notes(tmp_path) == [
+        "local-dut: kernel 6.18.44, CPU Xeon Silver 4310; method: stamp",
+        "old: kernel 5.15.0, CPU EPYC; method: not recorded",
+    ]
