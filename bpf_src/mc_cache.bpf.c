@@ -17,7 +17,9 @@
  * is stored as it is. It never changes or drops a packet.
  *
  * Both programs must share their maps: load the object once (bpftool prog
- * loadall ... pinmaps DIR) and attach the pinned programs, then write the
+ * loadall ... pinmaps DIR) and attach the pinned programs, or load it for
+ * each program with the first one's pinned maps taken over (the bpf_hook
+ * role's bpf_hook_reuse_maps, as roles/fig4_memcached does); then write the
  * port into mc_config. Until then the port is 0 and everything passes.
  *
  * Known limit, as in any look-aside cache filled from replies: a reply to a
