@@ -116,16 +116,15 @@ def cache_counters(exp_dir: Path, config: str) -> dict[str, int]:
     """The XDP cache's counters summed over CPUs, as the last run left them (they add up
     over the configuration's runs: the map lives as long as the program); empty when
     none were kept."""
-    files = sorted(
-        (exp_dir / "raw" / config).glob("cache_*.json"),
-        key=lambda path: int(path.stem.split("_")[-1])
-        if path.stem.split("_")[-1].isdigit()
-        else -1,
-    )
-    if not files:
+    runs = {
+        int(path.stem.removeprefix("cache_")): path
+        for path in (exp_dir / "raw" / config).glob("cache_*.json")
+        if path.stem.removeprefix("cache_").isdigit()
+    }
+    if not runs:
         return {}
     try:
-        counters = json.loads(files[-1].read_text(encoding="utf-8"))
+        counters = json.loads(runs[max(runs)].read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     totals: dict[str, int] = {}

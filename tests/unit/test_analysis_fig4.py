@@ -121,3 +121,11 @@ def test_figure_draws_both_configurations(tmp_path: Path) -> None:
     fig = fig4.figure(report, LOCAL)
     assert fig is not None
     plt.close(fig)
+
+
+def test_cache_counters_come_from_the_last_run(tmp_path: Path) -> None:
+    exp = make_experiment(tmp_path, [200_000], [300_000])
+    folder = exp / "raw" / "xdp_cache"
+    for run, hits in ((9, [5, 4]), (10, [7, 6])):  # cumulative: run 10 is the last
+        (folder / f"cache_{run}.json").write_text(json.dumps({"hit": hits}), "utf-8")
+    assert fig4.cache_counters(exp, "xdp_cache") == {"hit": 13}
